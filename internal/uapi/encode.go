@@ -1,0 +1,211 @@
+package uapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"unicode/utf8"
+)
+
+// Formats returns the output formats Encode accepts, in the order cPanel's
+// uapi --help lists them.
+func Formats() []string {
+	return []string{"json", "jsonpretty", "xml", "yaml"}
+}
+
+// Encode renders v (usually a Wrapped or a Result, or any JSON-marshalable
+// value) in one of the formats:
+//
+//   - "json": compact JSON, keys in v's own order (a Result keeps cPanel's
+//     data, errors, messages, warnings, metadata, status), no HTML escaping.
+//   - "jsonpretty": JSON laid out as cPanel's uapi --output=jsonpretty (Perl's
+//     JSON pretty mode): keys sorted, 3-space indentation, "key" : value,
+//     empty containers as {} and [].
+//   - "yaml": cPanel's YAML layout (see yaml.go).
+//   - "xml": see xml.go.
+//
+// For jsonpretty, yaml and xml, v is first marshalled to JSON and decoded
+// generically with json.Decoder.UseNumber, so numbers stay numbers exactly as
+// written and keys come out sorted. Every format ends with a newline. An
+// unknown format is an error.
+func Encode(format string, v any) ([]byte, error) {
+	switch format {
+	case "json":
+		var b bytes.Buffer
+		if err := writeJSONValue(&b, v); err != nil {
+			return nil, err
+		}
+		b.WriteByte('\n')
+		return b.Bytes(), nil
+	case "jsonpretty", "yaml", "xml":
+		g, err := toGeneric(v)
+		if err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		switch format {
+		case "jsonpretty":
+			writePrettyJSON(&b, g, 0)
+			b.WriteByte('\n')
+		case "yaml":
+			writeYAMLDocument(&b, g)
+		case "xml":
+			writeXMLDocument(&b, g)
+		}
+		return b.Bytes(), nil
+	default:
+		return nil, fmt.Errorf("uapi: unknown output format %q (use one of json, jsonpretty, xml, yaml)", format)
+	}
+}
+
+// toGeneric turns v into nil, bool, json.Number, string, []any and
+// map[string]any by a JSON round trip.
+func toGeneric(v any) (any, error) {
+	var b bytes.Buffer
+	if err := writeJSONValue(&b, v); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(&b)
+	dec.UseNumber()
+	var g any
+	if err := dec.Decode(&g); err != nil {
+		return nil, fmt.Errorf("uapi: decoding marshalled value: %w", err)
+	}
+	return g, nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func writeIndent(b *bytes.Buffer, n int) {
+	for ; n > 0; n-- {
+		b.WriteByte(' ')
+	}
+}
+
+// writePrettyJSON writes g in the layout of Perl's JSON pretty mode, which
+// cPanel's jsonpretty output uses:
+//
+//	{
+//	   "key" : [
+//	      1,
+//	      {}
+//	   ]
+//	}
+func writePrettyJSON(b *bytes.Buffer, g any, indent int) {
+	const step = 3
+	switch t := g.(type) {
+	case map[string]any:
+		if len(t) == 0 {
+			b.WriteString("{}")
+			return
+		}
+		b.WriteString("{\n")
+		for i, k := range sortedKeys(t) {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			writeIndent(b, indent+step)
+			writeJSONString(b, k)
+			b.WriteString(" : ")
+			writePrettyJSON(b, t[k], indent+step)
+		}
+		b.WriteByte('\n')
+		writeIndent(b, indent)
+		b.WriteByte('}')
+	case []any:
+		if len(t) == 0 {
+			b.WriteString("[]")
+			return
+		}
+		b.WriteString("[\n")
+		for i, e := range t {
+			if i > 0 {
+				b.WriteString(",\n")
+			}
+			writeIndent(b, indent+step)
+			writePrettyJSON(b, e, indent+step)
+		}
+		b.WriteByte('\n')
+		writeIndent(b, indent)
+		b.WriteByte(']')
+	case string:
+		writeJSONString(b, t)
+	case json.Number:
+		b.WriteString(t.String())
+	case bool:
+		if t {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	default: // nil
+		b.WriteString("null")
+	}
+}
+
+// writeJSONString writes s as a JSON string without HTML escaping. Control
+// characters, U+2028 and U+2029 are escaped; invalid UTF-8 becomes U+FFFD.
+func writeJSONString(b *bytes.Buffer, s string) {
+	const hex = "0123456789abcdef"
+	b.WriteByte('"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b.WriteString(s[start:i])
+			switch c {
+			case '"', '\\':
+				b.WriteByte('\\')
+				b.WriteByte(c)
+			case '\n':
+				b.WriteString(`\n`)
+			case '\r':
+				b.WriteString(`\r`)
+			case '\t':
+				b.WriteString(`\t`)
+			case '\b':
+				b.WriteString(`\b`)
+			case '\f':
+				b.WriteString(`\f`)
+			default:
+				b.WriteString(`\u00`)
+				b.WriteByte(hex[c>>4])
+				b.WriteByte(hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString(s[start:i])
+			b.WriteString(`\ufffd`)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b.WriteString(s[start:i])
+			b.WriteString(`\u202`)
+			b.WriteByte(hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b.WriteString(s[start:])
+	b.WriteByte('"')
+}
