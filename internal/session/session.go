@@ -21,12 +21,27 @@ var (
 	ErrConsumed = errors.New("session: already used")
 	// ErrExpired: the record exists but its expiry has passed.
 	ErrExpired = errors.New("session: expired")
-	// ErrExists: a record with the same id, login hash or token exists.
+	// ErrExists: a record with the same id, login hash, cookie hash or token
+	// exists.
 	ErrExists = errors.New("session: already exists")
+	// ErrInvalid: the record or argument cannot be stored: an empty ID or
+	// Token, a hash that is neither empty nor 32 bytes (HashSecret), or a text
+	// field longer than MaxFieldLen bytes.
+	ErrInvalid = errors.New("session: invalid record")
 )
+
+// MaxFieldLen is the longest text field (ID, User, ReturnURL, …) a Store
+// accepts.
+const MaxFieldLen = 8192
 
 // Record is one session. Every field is typed; nothing is stored as
 // concatenated text.
+//
+// Stores keep the times at millisecond precision (truncated, as by
+// time.Time.UnixMilli) and return them in UTC; expiry checks inside a store
+// compare at that precision too, so they agree with Record.Expired on the
+// returned record. An empty LoginHash or CookieHash means "none" and comes
+// back as nil.
 type Record struct {
 	// ID is the public identifier (shown by `uapid session list`, used by
 	// `revoke --id`). It is random and is not a secret.
@@ -82,8 +97,9 @@ func (r *Record) Expired(now time.Time) bool { return !now.Before(r.ExpiresAt) }
 // use by many goroutines and, for shared backends, many processes.
 //
 // Guarantees every implementation gives (proved by sessiontest.Run):
-//   - Create is atomic; it fails with ErrExists if the ID, LoginHash or Token
-//     is already present, and never overwrites.
+//   - Create is atomic; it fails with ErrExists if the ID, Token, LoginHash or
+//     CookieHash is already present (empty hashes are never "present"), and
+//     never overwrites. It refuses malformed records with ErrInvalid.
 //   - Lookups (Get, ByLoginHash, ByCookieHash) return expired records too, so
 //     that callers can tell "expired" from "unknown"; they return ErrNotFound
 //     only for records that are absent (never created, deleted or swept).
@@ -105,7 +121,9 @@ type Store interface {
 	// Consume marks the login of record id as used, if and only if it is not
 	// yet consumed and not expired at now; it sets CookieHash to cookieHash,
 	// LastUsed to now and ExpiresAt to expires, and returns the updated
-	// record. Errors: ErrNotFound, ErrConsumed, ErrExpired.
+	// record. Errors: ErrNotFound, ErrConsumed (reported before ErrExpired
+	// when both apply), ErrExpired, ErrExists (cookieHash belongs to another
+	// record), ErrInvalid (cookieHash neither empty nor 32 bytes).
 	Consume(ctx context.Context, id string, cookieHash []byte, now, expires time.Time) (Record, error)
 	// Touch records a use at now and moves ExpiresAt to expires, if the
 	// record exists and is not expired at now (ErrNotFound, ErrExpired).
@@ -119,11 +137,12 @@ type Store interface {
 	// user is not empty, only those whose User is user as well.
 	DeleteByAccount(ctx context.Context, account, user string) ([]Record, error)
 	// List returns the records of account ("" for all), expired included,
-	// oldest first.
+	// oldest first (by CreatedAt, then ID).
 	List(ctx context.Context, account string) ([]Record, error)
 	// Sweep removes and returns the records expired at now, at most limit of
 	// them (limit <= 0: no limit).
 	Sweep(ctx context.Context, now time.Time, limit int) ([]Record, error)
-	// Close releases the store's resources.
+	// Close releases the store's resources (not a *sql.DB or client that
+	// was handed to the store's constructor: its owner closes that).
 	Close() error
 }
