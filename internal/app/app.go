@@ -1,0 +1,113 @@
+// Package app assembles one uapid runtime from a configuration: the
+// directory, the session store, the UAPI registry with its modules, and the
+// authenticator. The server, the uapi and whmapi1 commands and the admin
+// commands all use it, so that they see the same data the same way.
+package app
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/uapid/uapid/internal/auth"
+	"github.com/uapid/uapid/internal/config"
+	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/fixture"
+	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/uapi"
+	"github.com/uapid/uapid/internal/whmapi"
+)
+
+// App is an assembled runtime. Close releases it.
+type App struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Dir    directory.Directory
+	// Store holds the session records; Sessions applies the session rules
+	// (lifetimes, one-time logins, address checks) over it.
+	Store    session.Store
+	Sessions *session.Manager
+	Registry *uapi.Registry
+	WHM      *whmapi.Registry
+	Auth     *auth.Authenticator
+
+	db *sql.DB
+}
+
+// Open opens the stores named by cfg (creating the data directory and the
+// SQLite file on first use), applies migrations, and registers the modules.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	kind, loc, err := cfg.StoreKind()
+	if err != nil {
+		return nil, err
+	}
+	if kind != config.KindSQLite {
+		return nil, fmt.Errorf("the %s store is not available in this version of uapid; use the default SQLite store", kind)
+	}
+	if cfg.SessionStore != "" {
+		return nil, fmt.Errorf("--session-store is not available in this version of uapid; sessions live in the --store")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create data directory: %v", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
+		return nil, fmt.Errorf("cannot create store directory: %v", err)
+	}
+	db, err := sqlite.Open(loc)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := directory.NewSQLite(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open directory: %w", err)
+	}
+	sessions, err := session.NewSQLite(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open session store: %w", err)
+	}
+	a := &App{
+		Config: cfg,
+		Log:    log,
+		Dir:    dir,
+		Store:  sessions,
+		Sessions: &session.Manager{
+			Store:        sessions,
+			LoginTTL:     cfg.LoginTTL,
+			Idle:         cfg.IdleTimeout,
+			Max:          cfg.MaxAge,
+			IPValidation: cfg.IPValidation,
+		},
+		Registry: uapi.NewRegistry(log),
+		WHM:      whmapi.NewRegistry(log),
+		Auth:     &auth.Authenticator{Dir: dir, Cache: auth.NewCredCache(5*time.Minute, 100_000)},
+		db:       db,
+	}
+	registerModules(a)
+	if cfg.Fixture != "" {
+		fx, err := fixture.Load(cfg.Fixture)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		if err := fx.Apply(ctx, dir); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("%s: %w", cfg.Fixture, err)
+		}
+	}
+	return a, nil
+}
+
+// Close releases the stores.
+func (a *App) Close() error {
+	return a.db.Close()
+}
+
+// Ping reports whether the store answers.
+func (a *App) Ping(ctx context.Context) error { return a.db.PingContext(ctx) }

@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/uapid/uapid/internal/config"
+	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/uapi"
+)
+
+const uapiUsage = `usage: uapi --user=<account> [--output=yaml|json|jsonpretty|xml] <Module> <function> [key=value ...]
+
+Runs a UAPI function as the account, in-process against the configured store
+(--config FILE, --data DIR, --store URL, or UAPID_CONFIG, UAPID_DATA,
+UAPID_STORE). Values are URI-decoded; a repeated key is a list.
+`
+
+const whmapiUsage = `usage: whmapi1 [--output=yaml|json|jsonpretty|xml] <function> [key=value ...]
+
+Runs a WHM API 1 function as root, in-process against the configured store
+(--config FILE, --data DIR, --store URL, or UAPID_CONFIG, UAPID_DATA,
+UAPID_STORE). Values are URI-decoded; a repeated key is a list.
+`
+
+// apiOptions are the options uapi and whmapi1 accept anywhere on the line.
+type apiOptions struct {
+	user   string
+	output string
+	help   bool
+	vals   *config.Values
+	words  []string // module/function and key=value arguments
+}
+
+// parseAPIArgs splits a uapi/whmapi1 command line. Options may come before
+// the module name or after the arguments, as --opt=value or --opt value.
+func parseAPIArgs(args []string, allowUser bool) (*apiOptions, error) {
+	_, vals := config.FlagSet("", nil)
+	o := &apiOptions{output: "yaml", vals: vals}
+	takesValue := map[string]bool{"output": true, "config": true, "data": true, "store": true, "session-store": true}
+	if allowUser {
+		takesValue["user"] = true
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "--") {
+			if a == "-h" {
+				o.help = true
+				continue
+			}
+			o.words = append(o.words, a)
+			continue
+		}
+		name, value, hasValue := strings.Cut(a[2:], "=")
+		if name == "help" {
+			o.help = true
+			continue
+		}
+		if !takesValue[name] {
+			return nil, usageErr("unknown option --%s", name)
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				return nil, usageErr("option --%s needs a value", name)
+			}
+			value = args[i+1]
+			i++
+		}
+		switch name {
+		case "user":
+			o.user = value
+		case "output":
+			if !slices.Contains(uapi.Formats(), value) {
+				return nil, usageErr("unknown output format %q (use %s)", value, strings.Join(uapi.Formats(), ", "))
+			}
+			o.output = value
+		default:
+			vals.Set(name, value)
+		}
+	}
+	return o, nil
+}
+
+// UAPIMain runs the uapi command and returns its exit code.
+func UAPIMain(args []string, env *Env) int {
+	return exitCode("uapi", uapiCmd(args, env), env)
+}
+
+func uapiCmd(args []string, env *Env) error {
+	o, err := parseAPIArgs(args, true)
+	if err != nil {
+		return usageWith(err, uapiUsage)
+	}
+	if o.help {
+		fmt.Fprint(env.Stdout, uapiUsage)
+		return nil
+	}
+	if o.user == "" {
+		return usageWith(usageErr("--user is required"), uapiUsage)
+	}
+	if len(o.words) < 2 {
+		return usageWith(usageErr("a module and a function are required"), uapiUsage)
+	}
+	cargs, err := uapi.ParseCLI(o.words[2:])
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx := context.Background()
+	a, err := openApp(ctx, o.vals, env, slog.LevelWarn)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	user := strings.ToLower(o.user)
+	acct, err := a.Dir.GetAccount(ctx, user)
+	if errors.Is(err, directory.ErrNotFound) || user == directory.RootUser {
+		return usageErr("the user “%s” is not a cPanel account on this server", o.user)
+	}
+	if err != nil {
+		return err
+	}
+	locale := acct.Locale
+	if locale == "" {
+		locale = "en"
+	}
+	caller := uapi.Caller{User: acct.User, Service: uapi.ServiceCPanel, Method: uapi.MethodCLI, Locale: locale}
+	module, function := o.words[0], o.words[1]
+	res := a.Registry.Dispatch(ctx, &uapi.Call{Module: module, Function: function, Args: cargs, Caller: caller})
+	out, err := uapi.Encode(o.output, uapi.Wrap(module, function, res))
+	if err != nil {
+		return err
+	}
+	_, err = env.Stdout.Write(out)
+	return err
+}
+
+// WHMAPIMain runs the whmapi1 command and returns its exit code.
+func WHMAPIMain(args []string, env *Env) int {
+	return exitCode("whmapi1", whmapiCmd(args, env), env)
+}
+
+func whmapiCmd(args []string, env *Env) error {
+	o, err := parseAPIArgs(args, false)
+	if err != nil {
+		return usageWith(err, whmapiUsage)
+	}
+	if o.help {
+		fmt.Fprint(env.Stdout, whmapiUsage)
+		return nil
+	}
+	if len(o.words) < 1 {
+		return usageWith(usageErr("a function is required"), whmapiUsage)
+	}
+	cargs, err := uapi.ParseCLI(o.words[1:])
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx := context.Background()
+	a, err := openApp(ctx, o.vals, env, slog.LevelWarn)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	caller := uapi.Caller{User: directory.RootUser, Service: uapi.ServiceWHM, Method: uapi.MethodCLI, Locale: "en"}
+	envl := a.WHM.Dispatch(ctx, o.words[0], "1", caller, cargs)
+	out, err := uapi.Encode(o.output, envl)
+	if err != nil {
+		return err
+	}
+	_, err = env.Stdout.Write(out)
+	return err
+}
+
+func usageWith(err error, usage string) error {
+	var u errUsage
+	if errors.As(err, &u) {
+		return errUsage{u.msg + "\n\n" + strings.TrimRight(usage, "\n")}
+	}
+	return err
+}

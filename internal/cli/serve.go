@@ -1,0 +1,102 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/uapid/uapid/internal/app"
+	"github.com/uapid/uapid/internal/config"
+	"github.com/uapid/uapid/internal/server"
+)
+
+func serve(args []string, env *Env) error {
+	fs, vals := config.FlagSet("uapid serve", env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: uapid serve [options]\n\noptions (flag, environment variable, default):\n")
+		config.Usage(env.Stderr)
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("serve takes no arguments (got %q)", pos[0])
+	}
+	cfg, err := config.Load(vals, env.Getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, env)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if env.Stop != nil {
+		go func() {
+			select {
+			case <-env.Stop:
+				stop()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	srv, err := server.New(a)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(env.Stdout); err != nil {
+		return err
+	}
+	if cfg.Dev {
+		if err := devSetup(ctx, a, srv, env); err != nil {
+			return err
+		}
+	}
+	if env.Ready != nil {
+		close(env.Ready)
+	}
+	go sweepLoop(ctx, a, log)
+	log.Info("uapid started", "version", Version(), "data", cfg.DataDir, "pid", os.Getpid())
+	if err := srv.Serve(ctx, 30*time.Second); err != nil {
+		return err
+	}
+	log.Info("uapid stopped")
+	return nil
+}
+
+// sweepLoop removes expired sessions at start and every minute.
+func sweepLoop(ctx context.Context, a *app.App, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		n, err := a.Sessions.Sweep(ctx, 1000)
+		if err != nil && ctx.Err() == nil {
+			log.Error("session sweep failed", "error", err.Error())
+		} else if n > 0 {
+			log.Info("expired sessions removed", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func newLogger(cfg *config.Config, env *Env) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(env.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, opts))
+}

@@ -1,0 +1,495 @@
+// Package config is uapid's configuration: one table of options, each
+// settable by a command-line flag, an environment variable (UAPID_ + the
+// flag name upper-cased with '-' as '_') and a key of the YAML config file,
+// in that order of precedence over the built-in default. Load validates
+// everything at start and reports the first problem as one clear line.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultLocales is the server's locale list unless configured otherwise.
+var DefaultLocales = strings.Fields("ar cs da de el en es es_419 es_es fi fil fr he hu id it ja ko ms nb nl pl pt pt_br ro ru sv th tr uk vi zh zh_tw")
+
+// IP validation modes for logins (SPEC §4).
+const (
+	IPStrict   = "strict"
+	IPLoose    = "loose"
+	IPDisabled = "disabled"
+)
+
+// Config is the validated configuration of one uapid process.
+type Config struct {
+	ConfigFile string // the file read, "" if none
+	DataDir    string
+	Fixture    string
+	Dev        bool
+	Hostname   string
+
+	CPanelAddr, WebmailAddr, WHMAddr                AddrOpt
+	CPanelPlainAddr, WebmailPlainAddr, WHMPlainAddr AddrOpt
+	MetricsAddr                                     AddrOpt
+
+	TLSCert, TLSKey string
+
+	// Store is the directory (and, unless SessionStore is set, session)
+	// store URL: "sqlite:///path/file.db" or a path, "postgres://…".
+	Store        string
+	SessionStore string
+
+	LoginTTL    time.Duration
+	IdleTimeout time.Duration
+	MaxAge      time.Duration
+
+	IPValidation   string
+	TrustedProxies []netip.Prefix
+
+	WebmailHostname string
+	// WebmailRedirect, when set, is where a successful Webmail login lands
+	// (e.g. a Roundcube instance) instead of uapid's own landing page.
+	WebmailRedirect string
+	PublicPorts     map[string]int // service -> port announced in URLs
+
+	MySQLDSN         string
+	PostgresAdminDSN string
+
+	Locales []string
+
+	LogLevel  string
+	LogFormat string
+
+	MaxBodyBytes int64
+}
+
+// AddrOpt is a listen address; empty means the listener is off.
+type AddrOpt string
+
+// Enabled reports whether the listener is configured.
+func (a AddrOpt) Enabled() bool { return a != "" }
+
+type option struct {
+	name  string // flag name and config-file key
+	def   string
+	usage string
+	set   func(c *Config, v string) error
+}
+
+func (o option) env() string {
+	return "UAPID_" + strings.ToUpper(strings.ReplaceAll(o.name, "-", "_"))
+}
+
+func str(dst func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *dst(c) = v; return nil }
+}
+
+func addr(dst func(*Config) *AddrOpt) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" || v == "off" {
+			*dst(c) = ""
+			return nil
+		}
+		host, port, err := net.SplitHostPort(v)
+		if err != nil {
+			return fmt.Errorf("“%s” is not a host:port address", v)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 0 || n > 65535 {
+			return fmt.Errorf("“%s” has an invalid port (0-65535)", v)
+		}
+		if host != "" && host != "localhost" {
+			if _, err := netip.ParseAddr(host); err != nil {
+				return fmt.Errorf("“%s” has an invalid host (an IP address, localhost or empty)", v)
+			}
+		}
+		*dst(c) = AddrOpt(v)
+		return nil
+	}
+}
+
+func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			// A bare number means seconds, as in "300".
+			n, err2 := strconv.Atoi(v)
+			if err2 != nil {
+				return fmt.Errorf("“%s” is not a duration (e.g. 300s, 15m, 24h)", v)
+			}
+			d = time.Duration(n) * time.Second
+		}
+		if d <= 0 {
+			return fmt.Errorf("“%s” must be positive", v)
+		}
+		*dst(c) = d
+		return nil
+	}
+}
+
+func boolean(dst func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("“%s” is not true or false", v)
+		}
+		*dst(c) = b
+		return nil
+	}
+}
+
+func port(service string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		if v == "" {
+			delete(c.PublicPorts, service)
+			return nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("“%s” is not a port (1-65535)", v)
+		}
+		c.PublicPorts[service] = n
+		return nil
+	}
+}
+
+var options = []option{
+	{"data", "./uapid-data", "data directory (SQLite store, generated certificate)", str(func(c *Config) *string { return &c.DataDir })},
+	{"fixture", "", "YAML fixture loaded (idempotently) at every start", str(func(c *Config) *string { return &c.Fixture })},
+	{"dev", "false", "add a demo account, mailbox and token and print a ready-to-paste curl line", boolean(func(c *Config) *bool { return &c.Dev })},
+	{"hostname", "", "host name used in session URLs (default: this machine's name)", str(func(c *Config) *string { return &c.Hostname })},
+	{"cpanel-addr", ":2083", "cPanel TLS listener (empty or off: disabled)", addr(func(c *Config) *AddrOpt { return &c.CPanelAddr })},
+	{"webmail-addr", ":2096", "Webmail TLS listener", addr(func(c *Config) *AddrOpt { return &c.WebmailAddr })},
+	{"whm-addr", ":2087", "WHM TLS listener", addr(func(c *Config) *AddrOpt { return &c.WHMAddr })},
+	{"cpanel-plain-addr", "", "cPanel plain-HTTP listener (off unless set, e.g. :2082)", addr(func(c *Config) *AddrOpt { return &c.CPanelPlainAddr })},
+	{"webmail-plain-addr", "", "Webmail plain-HTTP listener (e.g. :2095)", addr(func(c *Config) *AddrOpt { return &c.WebmailPlainAddr })},
+	{"whm-plain-addr", "", "WHM plain-HTTP listener (e.g. :2086)", addr(func(c *Config) *AddrOpt { return &c.WHMPlainAddr })},
+	{"metrics-addr", "", "admin listener for /metrics, /healthz, /readyz (off unless set)", addr(func(c *Config) *AddrOpt { return &c.MetricsAddr })},
+	{"tls-cert", "", "PEM certificate chain for the TLS listeners (default: self-signed, generated once into the data directory)", str(func(c *Config) *string { return &c.TLSCert })},
+	{"tls-key", "", "PEM private key for --tls-cert", str(func(c *Config) *string { return &c.TLSKey })},
+	{"store", "", "directory and session store: sqlite path or URL (default: <data>/uapid.db)", str(func(c *Config) *string { return &c.Store })},
+	{"session-store", "", "separate session store URL (default: the --store)", str(func(c *Config) *string { return &c.SessionStore })},
+	{"login-ttl", "300s", "how long a created session can be used to log in", dur(func(c *Config) *time.Duration { return &c.LoginTTL })},
+	{"idle-timeout", "15m", "a logged-in session ends after this long without use", dur(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{"max-age", "24h", "a logged-in session ends this long after its creation in any case", dur(func(c *Config) *time.Duration { return &c.MaxAge })},
+	{"ip-validation", IPStrict, "login address check: strict, loose (same /24 or /64) or disabled", func(c *Config, v string) error {
+		if v != IPStrict && v != IPLoose && v != IPDisabled {
+			return fmt.Errorf("“%s” is not one of strict, loose, disabled", v)
+		}
+		c.IPValidation = v
+		return nil
+	}},
+	{"trusted-proxies", "", "comma-separated CIDRs whose X-Forwarded-For is believed", func(c *Config, v string) error {
+		p, err := parsePrefixes(v)
+		c.TrustedProxies = p
+		return err
+	}},
+	{"webmail-hostname", "", "separate host Webmail logins must go to (reported as hostname)", str(func(c *Config) *string { return &c.WebmailHostname })},
+	{"webmail-redirect", "", "URL a successful Webmail login redirects to instead of the built-in landing page", func(c *Config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("“%s” is not an absolute http(s) URL", v)
+			}
+		}
+		c.WebmailRedirect = v
+		return nil
+	}},
+	{"public-port-cpaneld", "", "cPanel port announced in URLs (behind a proxy)", port("cpaneld")},
+	{"public-port-webmaild", "", "Webmail port announced in URLs", port("webmaild")},
+	{"public-port-whostmgrd", "", "WHM port announced in URLs", port("whostmgrd")},
+	{"mysql-dsn", "", "administrative MariaDB/MySQL DSN for temporary users, e.g. root@tcp(127.0.0.1:3306)/", str(func(c *Config) *string { return &c.MySQLDSN })},
+	{"postgres-admin-dsn", "", "administrative PostgreSQL DSN for temporary roles", str(func(c *Config) *string { return &c.PostgresAdminDSN })},
+	{"locales", strings.Join(DefaultLocales, ","), "comma-separated locales this server offers", func(c *Config, v string) error {
+		c.Locales = nil
+		for _, l := range strings.Split(v, ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				c.Locales = append(c.Locales, l)
+			}
+		}
+		if len(c.Locales) == 0 {
+			return errors.New("at least one locale is required")
+		}
+		return nil
+	}},
+	{"log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {
+		if !slices.Contains([]string{"debug", "info", "warn", "error"}, v) {
+			return fmt.Errorf("“%s” is not one of debug, info, warn, error", v)
+		}
+		c.LogLevel = v
+		return nil
+	}},
+	{"log-format", "text", "text or json", func(c *Config, v string) error {
+		if v != "text" && v != "json" {
+			return fmt.Errorf("“%s” is not one of text, json", v)
+		}
+		c.LogFormat = v
+		return nil
+	}},
+	{"max-body", "1048576", "largest accepted request body in bytes", func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 {
+			return fmt.Errorf("“%s” is not a size in bytes (at least 1024)", v)
+		}
+		c.MaxBodyBytes = n
+		return nil
+	}},
+}
+
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("“%s” is not an address or CIDR", s)
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("“%s” is not an address or CIDR", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// FlagSet returns a flag set with every option (and --config) registered,
+// for the commands that take them. Values are recorded as strings; Load
+// interprets them.
+func FlagSet(name string, out io.Writer) (*flag.FlagSet, *Values) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	v := &Values{set: map[string]string{}}
+	fs.Func("config", "YAML config file (keys are the flag names)", func(s string) error { v.set["config"] = s; return nil })
+	for _, o := range options {
+		name := o.name
+		if o.name == "dev" {
+			fs.BoolFunc(name, o.usage, func(s string) error { v.set[name] = s; return nil })
+			continue
+		}
+		fs.Func(name, fmt.Sprintf("%s (env %s, default %q)", o.usage, o.env(), o.def), func(s string) error {
+			v.set[name] = s
+			return nil
+		})
+	}
+	return fs, v
+}
+
+// Values are the option values given on a command line.
+type Values struct{ set map[string]string }
+
+// Set records a value as if given as a flag.
+func (v *Values) Set(name, value string) { v.set[name] = value }
+
+// Load builds the configuration from flags (v, may be nil), the environment
+// (getenv, usually os.Getenv) and the config file named by --config or
+// UAPID_CONFIG. The error is one line naming the option and its source.
+func Load(v *Values, getenv func(string) string) (*Config, error) {
+	if v == nil {
+		v = &Values{set: map[string]string{}}
+	}
+	c := &Config{PublicPorts: map[string]int{}}
+	file := map[string]string{}
+	cfgPath, ok := v.set["config"]
+	if !ok {
+		cfgPath = getenv("UAPID_CONFIG")
+	}
+	if cfgPath != "" {
+		var err error
+		if file, err = readFile(cfgPath); err != nil {
+			return nil, err
+		}
+		c.ConfigFile = cfgPath
+	}
+	for _, o := range options {
+		val, src := o.def, "default"
+		if s, ok := file[o.name]; ok {
+			val, src = s, "config file "+cfgPath+" key "+o.name
+		}
+		if s := getenv(o.env()); s != "" {
+			val, src = s, "environment variable "+o.env()
+		}
+		if s, ok := v.set[o.name]; ok {
+			val, src = s, "flag --"+o.name
+		}
+		if err := o.set(c, val); err != nil {
+			return nil, fmt.Errorf("invalid %s: %v", src, err)
+		}
+	}
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func readFile(path string) (map[string]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %v", err)
+	}
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %v", path, err)
+	}
+	known := map[string]bool{}
+	for _, o := range options {
+		known[o.name] = true
+	}
+	out := map[string]string{}
+	for k, val := range raw {
+		if !known[k] {
+			return nil, fmt.Errorf("config file %s: unknown key %q", path, k)
+		}
+		switch x := val.(type) {
+		case nil:
+			out[k] = ""
+		case []any:
+			parts := make([]string, len(x))
+			for i, e := range x {
+				parts[i] = fmt.Sprint(e)
+			}
+			out[k] = strings.Join(parts, ",")
+		case map[string]any:
+			return nil, fmt.Errorf("config file %s: key %q must be a scalar or a list", path, k)
+		default:
+			out[k] = fmt.Sprint(x)
+		}
+	}
+	return out, nil
+}
+
+// finish fills derived defaults and checks the options against each other
+// and the file system.
+func (c *Config) finish() error {
+	if c.DataDir == "" {
+		return errors.New("invalid data directory: it must not be empty")
+	}
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		c.Hostname = h
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("invalid TLS settings: --tls-cert and --tls-key must be given together")
+	}
+	for _, f := range []string{c.TLSCert, c.TLSKey, c.Fixture} {
+		if f == "" {
+			continue
+		}
+		fh, err := os.Open(f)
+		if err != nil {
+			return fmt.Errorf("cannot read %s: %v", f, errors.Unwrap(err))
+		}
+		fh.Close()
+	}
+	if c.IdleTimeout > c.MaxAge {
+		return fmt.Errorf("invalid lifetimes: --idle-timeout (%s) is longer than --max-age (%s)", c.IdleTimeout, c.MaxAge)
+	}
+	if _, _, err := c.StoreKind(); err != nil {
+		return err
+	}
+	if c.SessionStore != "" {
+		if _, err := sessionStoreKind(c.SessionStore); err != nil {
+			return err
+		}
+	}
+	seen := map[string]string{}
+	for name, a := range map[string]AddrOpt{"cpanel-addr": c.CPanelAddr, "webmail-addr": c.WebmailAddr, "whm-addr": c.WHMAddr,
+		"cpanel-plain-addr": c.CPanelPlainAddr, "webmail-plain-addr": c.WebmailPlainAddr, "whm-plain-addr": c.WHMPlainAddr, "metrics-addr": c.MetricsAddr} {
+		if !a.Enabled() {
+			continue
+		}
+		_, p, _ := net.SplitHostPort(string(a))
+		if p == "0" {
+			continue
+		}
+		if other, dup := seen[string(a)]; dup {
+			return fmt.Errorf("invalid addresses: --%s and --%s are both %s", other, name, a)
+		}
+		seen[string(a)] = name
+	}
+	if c.MySQLDSN != "" && !strings.Contains(c.MySQLDSN, "/") {
+		return fmt.Errorf("invalid --mysql-dsn: expected user[:password]@tcp(host:port)/")
+	}
+	if c.PostgresAdminDSN != "" && !strings.HasPrefix(c.PostgresAdminDSN, "postgres://") && !strings.HasPrefix(c.PostgresAdminDSN, "postgresql://") {
+		return fmt.Errorf("invalid --postgres-admin-dsn: expected a postgres:// URL")
+	}
+	return nil
+}
+
+// Store kinds.
+const (
+	KindSQLite   = "sqlite"
+	KindPostgres = "postgres"
+	KindRedis    = "redis"
+)
+
+// StoreKind returns the kind of --store and its location (a file path for
+// SQLite, the URL otherwise).
+func (c *Config) StoreKind() (kind, location string, err error) {
+	s := c.Store
+	switch {
+	case s == "":
+		return KindSQLite, filepath.Join(c.DataDir, "uapid.db"), nil
+	case strings.HasPrefix(s, "sqlite://"):
+		p := strings.TrimPrefix(s, "sqlite://")
+		if p == "" {
+			return "", "", fmt.Errorf("invalid --store %q: sqlite:// needs a path", s)
+		}
+		return KindSQLite, p, nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		return KindPostgres, s, nil
+	case strings.Contains(s, "://"):
+		return "", "", fmt.Errorf("invalid --store %q: unknown store (use a SQLite path, sqlite://PATH or postgres://…)", redactURL(s))
+	default:
+		return KindSQLite, s, nil
+	}
+}
+
+func sessionStoreKind(s string) (string, error) {
+	switch {
+	case strings.HasPrefix(s, "redis://"), strings.HasPrefix(s, "rediss://"):
+		return KindRedis, nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		return KindPostgres, nil
+	}
+	return "", fmt.Errorf("invalid --session-store %q: unknown store (use redis://… or postgres://…)", redactURL(s))
+}
+
+// redactURL hides a password in a URL before it is shown.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
+
+// Usage writes the option reference (used by --help and the README).
+func Usage(w io.Writer) {
+	for _, o := range options {
+		fmt.Fprintf(w, "  --%s (%s, default %q)\n      %s\n", o.name, o.env(), o.def, o.usage)
+	}
+}

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/uapid/uapid/internal/auth"
+	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/uapi"
+)
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+// RequestID returns the id of the request ctx belongs to ("" outside one).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// handler returns the handler of one listener.
+func (s *Server) handler(service string, secure bool) http.Handler {
+	route := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.route(w, r, service, secure)
+	})
+	return s.middleware(service, secure, route)
+}
+
+// statusWriter records the status for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// middleware gives every request an id, common security headers, recovery
+// from panics (a JSON error with an error id on API paths, never a stack
+// trace) and an access-log line. The log carries the path with any
+// /cpsess… token masked and never the query string or body, which may hold
+// credentials.
+func (s *Server) middleware(service string, secure bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := uapi.NewErrorID() + uapi.NewErrorID()
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		r = r.WithContext(ctx)
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if secure {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				eid := uapi.NewErrorID()
+				s.log.Error("panic serving request", "error_id", eid, "request_id", id,
+					"service", service, "path", logPath(r.URL.Path), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					if isAPIPath(r.URL.Path) {
+						writeJSON(sw, http.StatusOK, uapi.Fail(uapi.GenericError(eid)))
+					} else {
+						http.Error(sw, "Internal error (Error ID: "+eid+")", http.StatusInternalServerError)
+					}
+				}
+			}
+			s.log.Info("request", "request_id", id, "service", service, "method", r.Method,
+				"path", logPath(r.URL.Path), "status", sw.status, "remote", s.clientAddr(r).String(),
+				"duration_ms", float64(time.Since(start).Microseconds())/1000)
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// logPath masks the security token in a path.
+func logPath(p string) string {
+	if tok, rest, ok := session.TokenFromPath(p); ok && tok != "" {
+		return "/cpsess**********" + rest
+	}
+	if len(p) > 256 {
+		return p[:256] + "…"
+	}
+	return p
+}
+
+func isAPIPath(p string) bool {
+	if _, rest, ok := session.TokenFromPath(p); ok {
+		p = rest
+	}
+	return strings.HasPrefix(p, "/execute/") || p == "/execute" || strings.HasPrefix(p, "/json-api/")
+}
+
+// route dispatches one request of a listener.
+func (s *Server) route(w http.ResponseWriter, r *http.Request, service string, secure bool) {
+	path := r.URL.Path
+	token, rest, hasToken := session.TokenFromPath(path)
+	if hasToken {
+		path = rest
+	}
+	switch {
+	case path == "/execute" || strings.HasPrefix(path, "/execute/"):
+		if service == uapi.ServiceWHM {
+			s.notFound(w, r)
+			return
+		}
+		s.serveUAPI(w, r, service, token, hasToken, strings.TrimPrefix(strings.TrimPrefix(path, "/execute"), "/"))
+	case strings.HasPrefix(path, "/json-api/"):
+		if service != uapi.ServiceWHM {
+			s.notFound(w, r)
+			return
+		}
+		s.serveWHM(w, r, service, token, hasToken, strings.TrimPrefix(path, "/json-api/"))
+	default:
+		s.serveWeb(w, r, service, secure, token, hasToken, path)
+	}
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	if isAPIPath(r.URL.Path) {
+		writeJSON(w, http.StatusNotFound, uapi.Fail("The requested path does not exist on this service."))
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// serveUAPI runs /execute/{Module}/{function}.
+func (s *Server) serveUAPI(w http.ResponseWriter, r *http.Request, service, token string, hasToken bool, mf string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		writeJSON(w, http.StatusMethodNotAllowed, uapi.Fail("The “"+r.Method+"” method is not allowed; use GET or POST."))
+		return
+	}
+	caller, ok := s.authenticateAPI(w, r, service, token, hasToken)
+	if !ok {
+		return
+	}
+	module, function, _ := strings.Cut(mf, "/")
+	args, err := uapi.ParseRequest(r, s.cfg.MaxBodyBytes)
+	if err != nil {
+		if errors.Is(err, uapi.ErrBodyTooLarge) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, uapi.Fail(fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)))
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, uapi.Fail("The request could not be parsed: "+err.Error()))
+		return
+	}
+	res := s.app.Registry.Dispatch(r.Context(), &uapi.Call{Module: module, Function: function, Args: args, Caller: caller})
+	writeJSON(w, http.StatusOK, res)
+}
+
+// accessDenied is the one body of every failed API authentication (SPEC §5).
+const accessDenied = `{"status":0,"errors":["Access denied"],"data":null,"messages":null,"warnings":null,"metadata":{}}`
+
+func denyAPI(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("WWW-Authenticate", `Basic realm="uapid"`)
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, accessDenied)
+}
+
+// authenticateAPI authenticates an API request by its Authorization header
+// (Basic or token) or by session cookie plus /cpsess… token. On failure it
+// has answered the request.
+func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service, token string, hasToken bool) (uapi.Caller, bool) {
+	remote := s.clientAddr(r)
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, user, secret, ok := auth.ParseAuthorization(h)
+		if !ok {
+			denyAPI(w)
+			return uapi.Caller{}, false
+		}
+		var c uapi.Caller
+		var err error
+		if scheme == "basic" {
+			c, err = s.app.Auth.Password(ctx, service, user, secret, remote)
+		} else {
+			c, err = s.app.Auth.Token(ctx, service, scheme, user, secret, remote)
+		}
+		if err != nil {
+			if !errors.Is(err, auth.ErrDenied) {
+				s.internalError(w, r, err)
+				return uapi.Caller{}, false
+			}
+			denyAPI(w)
+			return uapi.Caller{}, false
+		}
+		return c, true
+	}
+	c, code, err := s.cookieCaller(r, service, token, hasToken)
+	if err != nil {
+		s.internalError(w, r, err)
+		return uapi.Caller{}, false
+	}
+	if code != "" {
+		denyAPI(w)
+		return uapi.Caller{}, false
+	}
+	return c, true
+}
+
+// internalError answers an unexpected failure with the generic UAPI error and
+// logs its cause under the error id.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	id := uapi.NewErrorID()
+	s.log.Error("internal error", "error_id", id, "request_id", RequestID(r.Context()), "path", logPath(r.URL.Path), "error", err.Error())
+	writeJSON(w, http.StatusOK, uapi.Fail(uapi.GenericError(id)))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := uapi.Encode("json", v)
+	if err != nil {
+		data = []byte(`{"data":null,"errors":["The response could not be encoded."],"messages":null,"warnings":null,"metadata":{},"status":0}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(data)
+}
+
+// clientAddr is the client's address: the connection's peer, or, when the
+// peer is a trusted proxy, the right-most address of X-Forwarded-For that is
+// not itself a trusted proxy.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := ap.Addr().Unmap()
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return addr
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a
+		}
+		addr = a
+	}
+	return addr
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
