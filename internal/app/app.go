@@ -9,8 +9,12 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/uapid/uapid/internal/auth"
@@ -37,6 +41,39 @@ type App struct {
 	Auth     *auth.Authenticator
 
 	db *sql.DB
+
+	portsMu sync.Mutex
+	bound   map[string]int
+}
+
+// SetBoundPorts records the ports the TLS listeners are bound to, by
+// service, for the URLs of single-sign-on sessions.
+func (a *App) SetBoundPorts(ports map[string]int) {
+	a.portsMu.Lock()
+	defer a.portsMu.Unlock()
+	a.bound = maps.Clone(ports)
+}
+
+// PublicPort is the port announced in URLs for service: the configured
+// --public-port-<service>, else the bound TLS port, else the port of the
+// configured address, else cPanel's default.
+func (a *App) PublicPort(service string) int {
+	if p, ok := a.Config.PublicPorts[service]; ok {
+		return p
+	}
+	a.portsMu.Lock()
+	p, ok := a.bound[service]
+	a.portsMu.Unlock()
+	if ok && p != 0 {
+		return p
+	}
+	addr := map[string]config.AddrOpt{uapi.ServiceCPanel: a.Config.CPanelAddr, uapi.ServiceWebmail: a.Config.WebmailAddr, uapi.ServiceWHM: a.Config.WHMAddr}[service]
+	if _, ps, err := net.SplitHostPort(string(addr)); err == nil {
+		if n, err := strconv.Atoi(ps); err == nil && n > 0 {
+			return n
+		}
+	}
+	return map[string]int{uapi.ServiceCPanel: 2083, uapi.ServiceWebmail: 2096, uapi.ServiceWHM: 2087}[service]
 }
 
 // Open opens the stores named by cfg (creating the data directory and the

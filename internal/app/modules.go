@@ -1,6 +1,9 @@
 package app
 
-import "github.com/uapid/uapid/internal/modules/sessionmod"
+import (
+	"github.com/uapid/uapid/internal/modules/sessionmod"
+	"github.com/uapid/uapid/internal/modules/sso"
+)
 
 // registerModules adds every UAPI module and WHM API 1 function uapid serves.
 func registerModules(a *App) {
@@ -9,5 +12,11 @@ func registerModules(a *App) {
 		Sessions:        a.Sessions,
 		Locales:         a.Config.Locales,
 		WebmailHostname: a.Config.WebmailHostname,
+	})
+	sso.Register(a.WHM, &sso.Deps{
+		Dir:      a.Dir,
+		Sessions: a.Sessions,
+		Hostname: a.Config.Hostname,
+		Port:     a.PublicPort,
 	})
 }

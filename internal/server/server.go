@@ -103,6 +103,7 @@ func (s *Server) Listen(out io.Writer) error {
 	s.mu.Lock()
 	s.listeners = bound
 	s.mu.Unlock()
+	s.app.SetBoundPorts(s.ports)
 	for _, l := range bound {
 		fmt.Fprintf(out, "listening service=%s tls=%t addr=%s\n", l.service, l.secure, l.ln.Addr())
 	}
@@ -138,18 +139,6 @@ type slogWriter struct{ l *slog.Logger }
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Debug("http", "msg", string(p))
 	return len(p), nil
-}
-
-// PublicPort returns the port to announce for service in session URLs: the
-// configured public port, else the bound TLS port, else cPanel's default.
-func (s *Server) PublicPort(service string) int {
-	if p, ok := s.cfg.PublicPorts[service]; ok {
-		return p
-	}
-	if p, ok := s.ports[service]; ok {
-		return p
-	}
-	return map[string]int{uapi.ServiceCPanel: 2083, uapi.ServiceWebmail: 2096, uapi.ServiceWHM: 2087}[service]
 }
 
 // Serve serves the bound listeners until ctx is done, then stops accepting,

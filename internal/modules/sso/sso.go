@@ -1,0 +1,159 @@
+// Package sso is WHM API 1's create_user_session (SPEC §7): root, or the
+// reseller owning an account, makes a one-time login URL for that account's
+// cPanel, its Webmail (or a mailbox's), or a reseller's WHM.
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/uapi"
+	"github.com/uapid/uapid/internal/whmapi"
+)
+
+// Deps are what create_user_session needs.
+type Deps struct {
+	Dir      directory.Directory
+	Sessions *session.Manager
+	// Hostname is the default host of session URLs (--hostname).
+	Hostname string
+	// Port returns the port to announce for a service's URLs.
+	Port func(service string) int
+}
+
+// Register adds create_user_session to reg.
+func Register(reg *whmapi.Registry, d *Deps) {
+	reg.Register("create_user_session", d.createUserSession)
+}
+
+var hostnameRE = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+// target is who a session is for.
+type target struct {
+	user    string // lower-case account user, "root" or mailbox address
+	account string // account the session belongs to
+}
+
+func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	userArg, _ := args.Get("user")
+	svc, _ := args.Get("service")
+	if userArg == "" {
+		return whmapi.Fail("The “user” parameter is required."), nil
+	}
+	if svc == "" {
+		return whmapi.Fail("The “service” parameter is required."), nil
+	}
+	if svc != uapi.ServiceCPanel && svc != uapi.ServiceWebmail && svc != uapi.ServiceWHM {
+		return whmapi.Fail("The “service” parameter is invalid. The only supported services for this API call are “cpaneld”, “webmaild”, and “whostmgrd”."), nil
+	}
+	locale, hasLocale := args.Get("locale")
+	if len(locale) > 16 {
+		return whmapi.Fail("The “locale” parameter must not be longer than 16 characters."), nil
+	}
+	preferred, _ := args.Get("preferred_domain")
+	if preferred != "" && (len(preferred) > 253 || !hostnameRE.MatchString(preferred)) {
+		return whmapi.Fail(fmt.Sprintf("The “preferred_domain” parameter “%s” is not a valid domain name.", preferred)), nil
+	}
+	notExist := whmapi.Fail(fmt.Sprintf("You cannot create a session for the user “%s” because they do not exist.", userArg))
+	name := strings.ToLower(userArg)
+
+	var tg target
+	var acct directory.Account
+	switch {
+	case name == directory.RootUser:
+		if svc != uapi.ServiceWHM {
+			return notExist, nil
+		}
+		tg = target{user: name, account: name}
+	case strings.Contains(name, "@"):
+		if svc != uapi.ServiceWebmail {
+			return notExist, nil
+		}
+		m, err := d.Dir.GetMailbox(ctx, name)
+		if errors.Is(err, directory.ErrNotFound) {
+			return notExist, nil
+		}
+		if err != nil {
+			return whmapi.Envelope{}, err
+		}
+		if acct, err = d.Dir.GetAccount(ctx, m.Account); err != nil {
+			if errors.Is(err, directory.ErrNotFound) {
+				return notExist, nil
+			}
+			return whmapi.Envelope{}, err
+		}
+		tg = target{user: m.Address, account: m.Account}
+	default:
+		var err error
+		acct, err = d.Dir.GetAccount(ctx, name)
+		if errors.Is(err, directory.ErrNotFound) {
+			return notExist, nil
+		}
+		if err != nil {
+			return whmapi.Envelope{}, err
+		}
+		tg = target{user: acct.User, account: acct.User}
+	}
+	if tg.account != directory.RootUser && acct.Suspended {
+		return whmapi.Fail(fmt.Sprintf("You cannot create a session for the user “%s” because they are currently suspended.", userArg)), nil
+	}
+	if !permitted(c, tg, acct) {
+		return whmapi.Fail(fmt.Sprintf("You do not have permission to create sessions for the user “%s”.", userArg)), nil
+	}
+	if svc == uapi.ServiceWHM && tg.account != directory.RootUser && !acct.Reseller {
+		return whmapi.Fail(fmt.Sprintf("You cannot create a “whostmgrd” session for the user “%s” because they are not a reseller.", userArg)), nil
+	}
+	if !hasLocale || locale == "" {
+		locale = acct.Locale
+	}
+	rec, secret, err := d.Sessions.Create(ctx, session.NewSession{
+		User:    tg.user,
+		Account: tg.account,
+		Service: svc,
+		Tag:     session.TagUserSession,
+		Creator: c.User,
+		Method:  "create_user_session",
+		Locale:  locale,
+	})
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	host := d.Hostname
+	if preferred != "" {
+		host = strings.ToLower(preferred)
+	}
+	data := map[string]any{
+		"cp_security_token": rec.Token,
+		"expires":           rec.ExpiresAt.Unix(),
+		"service":           svc,
+		"session":           secret,
+		"url":               "https://" + host + ":" + strconv.Itoa(d.Port(svc)) + rec.Token + "/login/?session=" + url.QueryEscape(secret),
+	}
+	if hasLocale && args.Has("locale") {
+		if l, _ := args.Get("locale"); l != "" {
+			data["locale"] = l
+		}
+	}
+	env := whmapi.OK(data)
+	env.Metadata.Reason = "Created session"
+	return env, nil
+}
+
+// permitted: root may create any session; a reseller the sessions of the
+// accounts it owns (and its own, and their mailboxes').
+func permitted(c uapi.Caller, tg target, acct directory.Account) bool {
+	if c.User == directory.RootUser {
+		return true
+	}
+	if tg.account == directory.RootUser {
+		return false
+	}
+	return acct.User == c.User || acct.Owner == c.User
+}
