@@ -67,6 +67,9 @@ func (a *App) PublicPort(service string) int {
 	if ok && p != 0 {
 		return p
 	}
+	if rt, ok := a.runtime(); ok && rt.Ports[service] != 0 {
+		return rt.Ports[service]
+	}
 	addr := map[string]config.AddrOpt{uapi.ServiceCPanel: a.Config.CPanelAddr, uapi.ServiceWebmail: a.Config.WebmailAddr, uapi.ServiceWHM: a.Config.WHMAddr}[service]
 	if _, ps, err := net.SplitHostPort(string(addr)); err == nil {
 		if n, err := strconv.Atoi(ps); err == nil && n > 0 {
@@ -135,7 +138,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		}
 		if err := fx.Apply(ctx, dir); err != nil {
 			a.Close()
-			return nil, fmt.Errorf("%s: %w", cfg.Fixture, err)
+			return nil, err
 		}
 	}
 	return a, nil

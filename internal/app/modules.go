@@ -16,7 +16,7 @@ func registerModules(a *App) {
 	sso.Register(a.WHM, &sso.Deps{
 		Dir:      a.Dir,
 		Sessions: a.Sessions,
-		Hostname: a.Config.Hostname,
+		Hostname: a.Hostname,
 		Port:     a.PublicPort,
 	})
 }

@@ -55,7 +55,7 @@ func importCmd(args []string, env *Env) error {
 	}
 	return withApp(vals, env, func(ctx context.Context, a *app.App) error {
 		if err := fx.Apply(ctx, a.Dir); err != nil {
-			return fmt.Errorf("%s: %w", pos[0], err)
+			return err
 		}
 		fmt.Fprintf(env.Stdout, "imported %s\n", pos[0])
 		return nil

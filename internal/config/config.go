@@ -40,6 +40,8 @@ type Config struct {
 	Fixture    string
 	Dev        bool
 	Hostname   string
+	// HostnameSet is true when --hostname was given (not the default).
+	HostnameSet bool
 
 	CPanelAddr, WebmailAddr, WHMAddr                AddrOpt
 	CPanelPlainAddr, WebmailPlainAddr, WHMPlainAddr AddrOpt
@@ -170,7 +172,13 @@ var options = []option{
 	{"data", "./uapid-data", "data directory (SQLite store, generated certificate)", str(func(c *Config) *string { return &c.DataDir })},
 	{"fixture", "", "YAML fixture loaded (idempotently) at every start", str(func(c *Config) *string { return &c.Fixture })},
 	{"dev", "false", "add a demo account, mailbox and token and print a ready-to-paste curl line", boolean(func(c *Config) *bool { return &c.Dev })},
-	{"hostname", "", "host name used in session URLs (default: this machine's name)", str(func(c *Config) *string { return &c.Hostname })},
+	{"hostname", "", "host name used in session URLs (default: this machine's name)", func(c *Config, v string) error {
+		if v != "" && !validHost(v) {
+			return fmt.Errorf("“%s” is not a host name or IP address", v)
+		}
+		c.Hostname = v
+		return nil
+	}},
 	{"cpanel-addr", ":2083", "cPanel TLS listener (empty or off: disabled)", addr(func(c *Config) *AddrOpt { return &c.CPanelAddr })},
 	{"webmail-addr", ":2096", "Webmail TLS listener", addr(func(c *Config) *AddrOpt { return &c.WebmailAddr })},
 	{"whm-addr", ":2087", "WHM TLS listener", addr(func(c *Config) *AddrOpt { return &c.WHMAddr })},
@@ -249,6 +257,28 @@ var options = []option{
 	}},
 }
 
+// validHost reports whether h is an IP address or a DNS name (letters,
+// digits, '-' and '_' in dot-separated labels of 1 to 63 characters).
+func validHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func parsePrefixes(v string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range strings.Split(v, ",") {
@@ -311,16 +341,18 @@ func Load(v *Values, getenv func(string) string) (*Config, error) {
 	c := &Config{PublicPorts: map[string]int{}}
 	file := map[string]string{}
 	cfgPath, ok := v.set["config"]
+	cfgSrc := "flag --config"
 	if !ok {
-		cfgPath = getenv("UAPID_CONFIG")
+		cfgPath, cfgSrc = getenv("UAPID_CONFIG"), "environment variable UAPID_CONFIG"
 	}
 	if cfgPath != "" {
 		var err error
 		if file, err = readFile(cfgPath); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("invalid %s: %v", cfgSrc, err)
 		}
 		c.ConfigFile = cfgPath
 	}
+	srcs := map[string]string{} // option name -> where its value came from
 	for _, o := range options {
 		val, src := o.def, "default"
 		if s, ok := file[o.name]; ok {
@@ -332,11 +364,12 @@ func Load(v *Values, getenv func(string) string) (*Config, error) {
 		if s, ok := v.set[o.name]; ok {
 			val, src = s, "flag --"+o.name
 		}
+		srcs[o.name] = src
 		if err := o.set(c, val); err != nil {
 			return nil, fmt.Errorf("invalid %s: %v", src, err)
 		}
 	}
-	if err := c.finish(); err != nil {
+	if err := c.finish(srcs); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -347,9 +380,19 @@ func readFile(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read config file: %v", err)
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config file %s: %s", path, yamlMessage(err))
+	}
 	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("config file %s: %v", path, err)
+	if len(doc.Content) > 0 {
+		top := doc.Content[0]
+		if top.Kind != yaml.MappingNode && top.ShortTag() != "!!null" {
+			return nil, fmt.Errorf("config file %s: line %d: expected a mapping of option names to values (e.g. “data: /var/lib/uapid”)", path, top.Line)
+		}
+		if err := top.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("config file %s: %s", path, yamlMessage(err))
+		}
 	}
 	known := map[string]bool{}
 	for _, o := range options {
@@ -358,7 +401,7 @@ func readFile(path string) (map[string]string, error) {
 	out := map[string]string{}
 	for k, val := range raw {
 		if !known[k] {
-			return nil, fmt.Errorf("config file %s: unknown key %q", path, k)
+			return nil, fmt.Errorf("config file %s: unknown key “%s” (keys are the flag names, e.g. data, cpanel-addr)", path, k)
 		}
 		switch x := val.(type) {
 		case nil:
@@ -370,7 +413,7 @@ func readFile(path string) (map[string]string, error) {
 			}
 			out[k] = strings.Join(parts, ",")
 		case map[string]any:
-			return nil, fmt.Errorf("config file %s: key %q must be a scalar or a list", path, k)
+			return nil, fmt.Errorf("config file %s: key “%s” must be a scalar or a list", path, k)
 		default:
 			out[k] = fmt.Sprint(x)
 		}
@@ -378,12 +421,25 @@ func readFile(path string) (map[string]string, error) {
 	return out, nil
 }
 
-// finish fills derived defaults and checks the options against each other
-// and the file system.
-func (c *Config) finish() error {
-	if c.DataDir == "" {
-		return errors.New("invalid data directory: it must not be empty")
+// yamlMessage is err of the YAML library as one line without its "yaml: "
+// prefix.
+func yamlMessage(err error) string {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msg = strings.Join(te.Errors, "; ")
 	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return strings.Join(strings.Fields(msg), " ")
+}
+
+// finish fills derived defaults and checks the options against each other
+// and the file system. srcs says where each option's value came from.
+func (c *Config) finish(srcs map[string]string) error {
+	if c.DataDir == "" {
+		return fmt.Errorf("invalid %s: the data directory must not be empty", srcs["data"])
+	}
+	c.HostnameSet = c.Hostname != ""
 	if c.Hostname == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {
@@ -392,49 +448,57 @@ func (c *Config) finish() error {
 		c.Hostname = h
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return errors.New("invalid TLS settings: --tls-cert and --tls-key must be given together")
+		given, missing := "tls-cert", "tls-key"
+		if c.TLSCert == "" {
+			given, missing = missing, given
+		}
+		return fmt.Errorf("invalid %s: --tls-cert and --tls-key must be given together (--%s is not set)", srcs[given], missing)
 	}
-	for _, f := range []string{c.TLSCert, c.TLSKey, c.Fixture} {
-		if f == "" {
+	for _, f := range []struct{ name, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"fixture", c.Fixture}} {
+		if f.path == "" {
 			continue
 		}
-		fh, err := os.Open(f)
+		fh, err := os.Open(f.path)
 		if err != nil {
-			return fmt.Errorf("cannot read %s: %v", f, errors.Unwrap(err))
+			return fmt.Errorf("invalid %s: cannot read %s: %v", srcs[f.name], f.path, errors.Unwrap(err))
 		}
 		fh.Close()
 	}
 	if c.IdleTimeout > c.MaxAge {
-		return fmt.Errorf("invalid lifetimes: --idle-timeout (%s) is longer than --max-age (%s)", c.IdleTimeout, c.MaxAge)
+		return fmt.Errorf("invalid lifetimes: --idle-timeout %s (%s) is longer than --max-age %s (%s)",
+			c.IdleTimeout, srcs["idle-timeout"], c.MaxAge, srcs["max-age"])
 	}
-	if _, _, err := c.StoreKind(); err != nil {
-		return err
+	if _, _, err := storeKind(c.Store, c.DataDir); err != nil {
+		return fmt.Errorf("invalid %s: %v", srcs["store"], err)
 	}
 	if c.SessionStore != "" {
 		if _, err := sessionStoreKind(c.SessionStore); err != nil {
-			return err
+			return fmt.Errorf("invalid %s: %v", srcs["session-store"], err)
 		}
 	}
 	seen := map[string]string{}
-	for name, a := range map[string]AddrOpt{"cpanel-addr": c.CPanelAddr, "webmail-addr": c.WebmailAddr, "whm-addr": c.WHMAddr,
-		"cpanel-plain-addr": c.CPanelPlainAddr, "webmail-plain-addr": c.WebmailPlainAddr, "whm-plain-addr": c.WHMPlainAddr, "metrics-addr": c.MetricsAddr} {
-		if !a.Enabled() {
+	for _, l := range []struct {
+		name string
+		a    AddrOpt
+	}{{"cpanel-addr", c.CPanelAddr}, {"webmail-addr", c.WebmailAddr}, {"whm-addr", c.WHMAddr},
+		{"cpanel-plain-addr", c.CPanelPlainAddr}, {"webmail-plain-addr", c.WebmailPlainAddr}, {"whm-plain-addr", c.WHMPlainAddr}, {"metrics-addr", c.MetricsAddr}} {
+		if !l.a.Enabled() {
 			continue
 		}
-		_, p, _ := net.SplitHostPort(string(a))
+		_, p, _ := net.SplitHostPort(string(l.a))
 		if p == "0" {
 			continue
 		}
-		if other, dup := seen[string(a)]; dup {
-			return fmt.Errorf("invalid addresses: --%s and --%s are both %s", other, name, a)
+		if other, dup := seen[string(l.a)]; dup {
+			return fmt.Errorf("invalid addresses: --%s (%s) and --%s (%s) are both %s", other, srcs[other], l.name, srcs[l.name], l.a)
 		}
-		seen[string(a)] = name
+		seen[string(l.a)] = l.name
 	}
 	if c.MySQLDSN != "" && !strings.Contains(c.MySQLDSN, "/") {
-		return fmt.Errorf("invalid --mysql-dsn: expected user[:password]@tcp(host:port)/")
+		return fmt.Errorf("invalid %s: expected user[:password]@tcp(host:port)/", srcs["mysql-dsn"])
 	}
 	if c.PostgresAdminDSN != "" && !strings.HasPrefix(c.PostgresAdminDSN, "postgres://") && !strings.HasPrefix(c.PostgresAdminDSN, "postgresql://") {
-		return fmt.Errorf("invalid --postgres-admin-dsn: expected a postgres:// URL")
+		return fmt.Errorf("invalid %s: expected a postgres:// URL", srcs["postgres-admin-dsn"])
 	}
 	return nil
 }
@@ -449,20 +513,27 @@ const (
 // StoreKind returns the kind of --store and its location (a file path for
 // SQLite, the URL otherwise).
 func (c *Config) StoreKind() (kind, location string, err error) {
-	s := c.Store
+	kind, location, err = storeKind(c.Store, c.DataDir)
+	if err != nil {
+		return "", "", fmt.Errorf("invalid --store: %v", err)
+	}
+	return kind, location, nil
+}
+
+func storeKind(s, dataDir string) (kind, location string, err error) {
 	switch {
 	case s == "":
-		return KindSQLite, filepath.Join(c.DataDir, "uapid.db"), nil
+		return KindSQLite, filepath.Join(dataDir, "uapid.db"), nil
 	case strings.HasPrefix(s, "sqlite://"):
 		p := strings.TrimPrefix(s, "sqlite://")
 		if p == "" {
-			return "", "", fmt.Errorf("invalid --store %q: sqlite:// needs a path", s)
+			return "", "", fmt.Errorf("“%s”: sqlite:// needs a path", s)
 		}
 		return KindSQLite, p, nil
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
 		return KindPostgres, s, nil
 	case strings.Contains(s, "://"):
-		return "", "", fmt.Errorf("invalid --store %q: unknown store (use a SQLite path, sqlite://PATH or postgres://…)", redactURL(s))
+		return "", "", fmt.Errorf("“%s”: unknown store (use a SQLite path, sqlite://PATH or postgres://…)", redactURL(s))
 	default:
 		return KindSQLite, s, nil
 	}
@@ -475,16 +546,34 @@ func sessionStoreKind(s string) (string, error) {
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
 		return KindPostgres, nil
 	}
-	return "", fmt.Errorf("invalid --session-store %q: unknown store (use redis://… or postgres://…)", redactURL(s))
+	return "", fmt.Errorf("“%s”: unknown store (use redis://… or postgres://…)", redactURL(s))
 }
 
-// redactURL hides a password in a URL before it is shown.
+// redactURL hides a password in a URL before it is shown, also in a URL
+// that does not parse.
 func redactURL(s string) string {
 	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User == nil {
+			return s
+		}
+		return u.Redacted()
+	}
+	// Unparsable: hide everything between "://" and the last '@' of the
+	// authority.
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
 		return s
 	}
-	return u.Redacted()
+	auth := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		auth = rest[:i]
+	}
+	if i := strings.LastIndex(auth, "@"); i >= 0 {
+		user, _, _ := strings.Cut(auth[:i], ":")
+		return scheme + "://" + user + ":xxxxx" + rest[i:]
+	}
+	return s
 }
 
 // Usage writes the option reference (used by --help and the README).

@@ -51,10 +51,10 @@ type Mailbox struct {
 // Token is an API token. The secret is shown once at creation; only its hash
 // is stored.
 type Token struct {
-	User      string // account user or "root"
-	Name      string // unique per user
-	Hash      []byte // SHA-256 of the 32-character secret
-	ExpiresAt time.Time // zero: never
+	User      string         // account user or "root"
+	Name      string         // unique per user
+	Hash      []byte         // SHA-256 of the 32-character secret
+	ExpiresAt time.Time      // zero: never
 	AllowIPs  []netip.Prefix // empty: any address
 	CreatedAt time.Time
 }
@@ -63,6 +63,16 @@ type Token struct {
 // concurrent use and must make every method atomic: a failed call changes
 // nothing. Names are compared in their lower-case form; implementations store
 // users, domains and addresses lower-cased.
+//
+// Further guarantees every backend gives (the SQLite one documents them in
+// detail on its methods): inputs are checked with the Valid* functions of
+// this package, failures wrap ErrInvalid, ErrExists or ErrNotFound with a
+// message that names the offending value (never a secret or hash); a call
+// that finds nothing to change (a Put of what is stored, a Set to the current
+// value) succeeds without moving the generation; ListMailboxes and
+// ListTokens with "" list everything and give ErrNotFound for an unknown
+// account; a reseller that still owns other accounts can be neither removed
+// nor demoted (ErrInvalid).
 type Directory interface {
 	// RootPasswordHash returns root's crypt string ("" when unset: no
 	// password login for root).

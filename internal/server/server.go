@@ -104,6 +104,9 @@ func (s *Server) Listen(out io.Writer) error {
 	s.listeners = bound
 	s.mu.Unlock()
 	s.app.SetBoundPorts(s.ports)
+	if err := s.app.WriteRuntime(s.ports); err != nil {
+		s.log.Warn("cannot record the listening ports in the data directory", "error", err.Error())
+	}
 	for _, l := range bound {
 		fmt.Fprintf(out, "listening service=%s tls=%t addr=%s\n", l.service, l.secure, l.ln.Addr())
 	}
@@ -179,6 +182,7 @@ func (s *Server) Serve(ctx context.Context, drain time.Duration) error {
 		})
 	}
 	wg.Wait()
+	s.app.RemoveRuntime()
 	return first
 }
 

@@ -22,8 +22,8 @@ import (
 type Deps struct {
 	Dir      directory.Directory
 	Sessions *session.Manager
-	// Hostname is the default host of session URLs (--hostname).
-	Hostname string
+	// Hostname returns the default host of session URLs (--hostname).
+	Hostname func() string
 	// Port returns the port to announce for a service's URLs.
 	Port func(service string) int
 }
@@ -125,7 +125,7 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 	if err != nil {
 		return whmapi.Envelope{}, err
 	}
-	host := d.Hostname
+	host := d.Hostname()
 	if preferred != "" {
 		host = strings.ToLower(preferred)
 	}
