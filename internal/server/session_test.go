@@ -508,3 +508,25 @@ func TestPasswordLogin(t *testing.T) {
 		assertJSONEq(t, r, map[string]any{"status": json.Number("0"), "message": "invalid_login"})
 	}
 }
+
+func TestPlainListenerCookieAndWebmailRedirect(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Plain: true, Args: []string{"--webmail-redirect", "https://roundcube.example/"}})
+	s := createSession(t, srv, aliceToken(), mailQ("info", "alice.test"))
+	r := login(srv, srv.Client(), "webmaild-plain", s.Token, s.Session)
+	if r.StatusCode != 302 {
+		t.Fatalf("plain login HTTP %d: %s", r.StatusCode, r.Body)
+	}
+	sc := r.Header.Get("Set-Cookie")
+	if !strings.HasPrefix(sc, "webmailsession=") || strings.Contains(sc, "Secure") || !strings.Contains(sc, "HttpOnly") {
+		t.Fatalf("plain-port cookie %q: want HttpOnly without Secure", sc)
+	}
+	if loc := r.Header.Get("Location"); loc != "https://roundcube.example/" {
+		t.Fatalf("Location %q, want the configured Webmail redirect", loc)
+	}
+	// An explicit relative goto_uri still wins over the configured target.
+	s = createSession(t, srv, aliceToken(), mailQ("info", "alice.test"))
+	r = login(srv, srv.Client(), "webmaild", s.Token, s.Session, "goto_uri", "/inbox")
+	if loc := r.Header.Get("Location"); loc != s.Token+"/inbox" {
+		t.Fatalf("Location %q", loc)
+	}
+}
