@@ -332,7 +332,8 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request, service, token 
 		"Title":   title,
 		"User":    rec.User,
 		"Token":   rec.Token,
-		"Expires": rec.ExpiresAt.UTC().Format(time.RFC1123),
+		"Idle":    rec.ExpiresAt.UTC().Format(time.RFC1123),
+		"Expires": rec.CreatedAt.Add(s.app.Sessions.Max).UTC().Format(time.RFC1123),
 	})
 }
 
@@ -398,7 +399,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
 <body><main>
 <h1>{{.Title}}</h1>
 <p>Logged in as <strong id="user">{{.User}}</strong></p>
-<p class="muted">This session ends after inactivity or at <span id="expires">{{.Expires}}</span> at the latest.</p>
+<p class="muted">Without activity this session ends at <span id="idle">{{.Idle}}</span>; it ends at <span id="expires">{{.Expires}}</span> at the latest.</p>
 <form method="post" action="{{.Token}}/logout/"><button type="submit" id="logout">Log out</button></form>
 </main></body></html>
 `))
