@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -94,7 +95,7 @@ func readSecret(env *Env, fromStdin bool, prompt string) (string, error) {
 
 func accountCmd(args []string, env *Env) error {
 	const usage = "usage: uapid account add USER --domain D [--domain D2] [--owner R] [--reseller] [--locale L] [--database DB] [--password-stdin] | list | suspend USER | unsuspend USER | remove USER | passwd USER [--password-stdin]"
-	if len(args) == 0 {
+	if len(args) == 0 || !slices.Contains([]string{"add", "list", "suspend", "unsuspend", "remove", "passwd"}, args[0]) {
 		return usageErr(usage)
 	}
 	fs, vals := adminFlags("uapid account "+args[0], env)
@@ -206,7 +207,7 @@ func accountCmd(args []string, env *Env) error {
 
 func mailboxCmd(args []string, env *Env) error {
 	const usage = "usage: uapid mailbox add ADDRESS --account USER [--password-stdin] | list [--account USER] | suspend ADDRESS | unsuspend ADDRESS | remove ADDRESS | passwd ADDRESS [--password-stdin]"
-	if len(args) == 0 {
+	if len(args) == 0 || !slices.Contains([]string{"add", "list", "suspend", "unsuspend", "remove", "passwd"}, args[0]) {
 		return usageErr(usage)
 	}
 	fs, vals := adminFlags("uapid mailbox "+args[0], env)
@@ -314,7 +315,7 @@ func mailboxCmd(args []string, env *Env) error {
 
 func tokenCmd(args []string, env *Env) error {
 	const usage = "usage: uapid token create USER NAME [--expires DURATION] [--allow-ip CIDR ...] | list USER | revoke USER NAME"
-	if len(args) == 0 {
+	if len(args) == 0 || !slices.Contains([]string{"create", "list", "revoke"}, args[0]) {
 		return usageErr(usage)
 	}
 	fs, vals := adminFlags("uapid token "+args[0], env)
@@ -328,6 +329,9 @@ func tokenCmd(args []string, env *Env) error {
 	switch {
 	case args[0] == "create" && len(pos) == 2:
 		user, name := strings.ToLower(pos[0]), pos[1]
+		if *expires < 0 {
+			return usageErr("--expires must not be negative (0: no expiry)")
+		}
 		var prefixes []netip.Prefix
 		for _, s := range allow {
 			p, err := netip.ParsePrefix(s)
@@ -345,6 +349,16 @@ func tokenCmd(args []string, env *Env) error {
 				if _, err := a.Dir.GetAccount(ctx, user); err != nil {
 					return fmt.Errorf("the user “%s” does not exist", user)
 				}
+			}
+			// PutToken replaces a token of the same name, which would
+			// silently invalidate the secret in use: refuse, as account
+			// add and mailbox add refuse existing names.
+			existing, err := a.Dir.ListTokens(ctx, user)
+			if err != nil {
+				return err
+			}
+			if slices.ContainsFunc(existing, func(t directory.Token) bool { return t.Name == name }) {
+				return fmt.Errorf("%s already has a token “%s” (revoke it first to replace it)", user, name)
 			}
 			secret := directory.NewTokenSecret()
 			t := directory.Token{User: user, Name: name, Hash: directory.HashToken(secret), AllowIPs: prefixes, CreatedAt: time.Now()}
@@ -396,7 +410,7 @@ func tokenCmd(args []string, env *Env) error {
 
 func sessionCmd(args []string, env *Env) error {
 	const usage = "usage: uapid session list [--user U] | revoke --user U | revoke --id ID"
-	if len(args) == 0 {
+	if len(args) == 0 || !slices.Contains([]string{"list", "revoke"}, args[0]) {
 		return usageErr(usage)
 	}
 	fs, vals := adminFlags("uapid session "+args[0], env)

@@ -146,8 +146,16 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 			i++
 		}
 	}
-	if err := fs.Parse(flags); err != nil {
+	// The flag package would print the error and the whole usage text;
+	// a bad flag is reported as one line instead (exitCode), and the usage
+	// is printed only when asked for with -h or --help.
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(flags)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return nil, err
 		}
 		return nil, usageErr("%v", err)
@@ -162,6 +170,11 @@ func openApp(ctx context.Context, vals *config.Values, env *Env, logLevel slog.L
 	if err != nil {
 		return nil, err
 	}
+	// Only `serve` (at start) and `import` load fixtures. A fixture named in
+	// a shared config file must not be re-applied by every admin or API
+	// command: it would undo what the previous command changed (a
+	// suspension, a password).
+	cfg.Fixture = ""
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	return app.Open(ctx, cfg, log)
 }

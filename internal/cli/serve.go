@@ -17,8 +17,8 @@ import (
 func serve(args []string, env *Env) error {
 	fs, vals := config.FlagSet("uapid serve", env.Stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "usage: uapid serve [options]\n\noptions (flag, environment variable, default):\n")
-		config.Usage(env.Stderr)
+		fmt.Fprintf(fs.Output(), "usage: uapid serve [options]\n\noptions (flag, environment variable, default):\n")
+		config.Usage(fs.Output())
 	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {

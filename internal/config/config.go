@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -128,8 +129,8 @@ func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			// A bare number means seconds, as in "300".
-			n, err2 := strconv.Atoi(v)
-			if err2 != nil {
+			n, err2 := strconv.ParseInt(v, 10, 64)
+			if err2 != nil || n > math.MaxInt64/int64(time.Second) {
 				return fmt.Errorf("“%s” is not a duration (e.g. 300s, 15m, 24h)", v)
 			}
 			d = time.Duration(n) * time.Second

@@ -213,3 +213,12 @@ func TestJSONAPICPanelProxy(t *testing.T) {
 		t.Fatalf("cpanel token on WHM: HTTP %d", r.StatusCode)
 	}
 }
+
+func TestCreateUserSessionIPv6Hostname(t *testing.T) {
+	srv := testserver.Start(t, testserver.Options{Args: []string{"--hostname", "::1"}})
+	v := whm(t, srv, rootBasic, "create_user_session", url.Values{"user": {"alice"}, "service": {"cpaneld"}})
+	u, err := url.Parse(v["data"].(map[string]any)["url"].(string))
+	if err != nil || u.Hostname() != "::1" || !strings.HasPrefix(u.Host, "[::1]:") {
+		t.Fatalf("url %v (%v)", u, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -134,7 +135,7 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 		"expires":           rec.ExpiresAt.Unix(),
 		"service":           svc,
 		"session":           secret,
-		"url":               "https://" + host + ":" + strconv.Itoa(d.Port(svc)) + rec.Token + "/login/?session=" + url.QueryEscape(secret),
+		"url":               "https://" + net.JoinHostPort(host, strconv.Itoa(d.Port(svc))) + rec.Token + "/login/?session=" + url.QueryEscape(secret),
 	}
 	if hasLocale && args.Has("locale") {
 		if l, _ := args.Get("locale"); l != "" {
