@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -23,6 +24,7 @@ import (
 	"github.com/uapid/uapid/internal/fixture"
 	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/tempdb"
 	"github.com/uapid/uapid/internal/uapi"
 	"github.com/uapid/uapid/internal/whmapi"
 )
@@ -39,6 +41,9 @@ type App struct {
 	Registry *uapi.Registry
 	WHM      *whmapi.Registry
 	Auth     *auth.Authenticator
+	// TempDB creates and drops the temporary database users of cPanel
+	// sessions; TempDB.Configured() is false without a database server.
+	TempDB *tempdb.Manager
 
 	db *sql.DB
 
@@ -112,6 +117,29 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		db.Close()
 		return nil, fmt.Errorf("open session store: %w", err)
 	}
+	ledger, err := tempdb.NewSQLiteLedger(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open temporary-user ledger: %w", err)
+	}
+	tm := &tempdb.Manager{Ledger: ledger, Log: log}
+	if cfg.MySQLDSN != "" {
+		s, err := tempdb.NewMySQL(cfg.MySQLDSN)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("--mysql-dsn: %w", err)
+		}
+		tm.Servers = append(tm.Servers, s)
+	}
+	if cfg.PostgresAdminDSN != "" {
+		s, err := tempdb.NewPostgres(cfg.PostgresAdminDSN)
+		if err != nil {
+			closeServers(tm)
+			db.Close()
+			return nil, fmt.Errorf("--postgres-admin-dsn: %w", err)
+		}
+		tm.Servers = append(tm.Servers, s)
+	}
 	a := &App{
 		Config: cfg,
 		Log:    log,
@@ -127,8 +155,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		Registry: uapi.NewRegistry(log),
 		WHM:      whmapi.NewRegistry(log),
 		Auth:     &auth.Authenticator{Dir: dir, Cache: auth.NewCredCache(5*time.Minute, 100_000)},
+		TempDB:   tm,
 		db:       db,
 	}
+	a.Sessions.OnEnd = a.sessionEnded
 	registerModules(a)
 	if cfg.Fixture != "" {
 		fx, err := fixture.Load(cfg.Fixture)
@@ -144,9 +174,50 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	return a, nil
 }
 
-// Close releases the stores.
+// Close releases the stores and database-server connections.
 func (a *App) Close() error {
+	closeServers(a.TempDB)
 	return a.db.Close()
+}
+
+func closeServers(tm *tempdb.Manager) {
+	for _, s := range tm.Servers {
+		s.Close()
+	}
+}
+
+// sessionEnded releases what hangs off an ended session: its temporary
+// database user. A failed drop is logged; the ledger keeps the user and the
+// sweeper retries.
+func (a *App) sessionEnded(ctx context.Context, r session.Record, reason string) {
+	if r.TempUser == "" || !r.TempCreated {
+		return
+	}
+	if !a.TempDB.Configured() {
+		a.Log.Warn("a session with a temporary database user ended, but no database server is configured to drop it; it stays recorded until one is",
+			"session_id", r.ID, "account", r.Account, "reason", reason)
+		return
+	}
+	if err := a.TempDB.Drop(context.WithoutCancel(ctx), r.TempUser); err != nil {
+		a.Log.Error("temporary database user not dropped; the sweeper will retry",
+			"session_id", r.ID, "account", r.Account, "reason", reason, "error", err.Error())
+	}
+}
+
+// SweepTempUsers drops every recorded temporary user whose session no
+// longer exists (expired sessions are ended, and their users dropped, by the
+// session sweep).
+func (a *App) SweepTempUsers(ctx context.Context) (int, error) {
+	if !a.TempDB.Configured() {
+		return 0, nil
+	}
+	return a.TempDB.Sweep(ctx, func(ctx context.Context, id string) (bool, error) {
+		_, err := a.Store.Get(ctx, id)
+		if errors.Is(err, session.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	})
 }
 
 // Ping reports whether the store answers.

@@ -1,8 +1,12 @@
 package app
 
 import (
+	"context"
+
 	"github.com/uapid/uapid/internal/modules/sessionmod"
 	"github.com/uapid/uapid/internal/modules/sso"
+	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/tempdb"
 )
 
 // registerModules adds every UAPI module and WHM API 1 function uapid serves.
@@ -12,6 +16,7 @@ func registerModules(a *App) {
 		Sessions:        a.Sessions,
 		Locales:         a.Config.Locales,
 		WebmailHostname: a.Config.WebmailHostname,
+		TempUsers:       tempUsers{a},
 	})
 	sso.Register(a.WHM, &sso.Deps{
 		Dir:      a.Dir,
@@ -19,4 +24,13 @@ func registerModules(a *App) {
 		Hostname: a.Hostname,
 		Port:     a.PublicPort,
 	})
+}
+
+// tempUsers adapts the temporary-user manager to the Session module.
+type tempUsers struct{ a *App }
+
+func (t tempUsers) Configured() bool { return t.a.TempDB.Configured() }
+
+func (t tempUsers) Create(ctx context.Context, r session.Record) error {
+	return t.a.TempDB.Create(ctx, tempdb.User{Name: r.TempUser, Password: r.TempPass, Account: r.Account, SessionID: r.ID})
 }

@@ -72,9 +72,11 @@ func serve(args []string, env *Env) error {
 	return nil
 }
 
-// sweepLoop removes expired sessions at start and every minute.
+// sweepLoop removes expired sessions (dropping their temporary database
+// users) and then orphaned temporary users, at start and every
+// --sweep-interval.
 func sweepLoop(ctx context.Context, a *app.App, log *slog.Logger) {
-	t := time.NewTicker(time.Minute)
+	t := time.NewTicker(a.Config.SweepInterval)
 	defer t.Stop()
 	for {
 		n, err := a.Sessions.Sweep(ctx, 1000)
@@ -82,6 +84,12 @@ func sweepLoop(ctx context.Context, a *app.App, log *slog.Logger) {
 			log.Error("session sweep failed", "error", err.Error())
 		} else if n > 0 {
 			log.Info("expired sessions removed", "count", n)
+		}
+		n, err = a.SweepTempUsers(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("temporary user sweep failed", "error", err.Error())
+		} else if n > 0 {
+			log.Info("orphaned temporary database users dropped", "count", n)
 		}
 		select {
 		case <-ctx.Done():

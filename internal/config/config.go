@@ -58,6 +58,9 @@ type Config struct {
 	LoginTTL    time.Duration
 	IdleTimeout time.Duration
 	MaxAge      time.Duration
+	// SweepInterval is how often expired sessions and orphaned temporary
+	// database users are removed (also once at start).
+	SweepInterval time.Duration
 
 	IPValidation   string
 	TrustedProxies []netip.Prefix
@@ -194,6 +197,7 @@ var options = []option{
 	{"login-ttl", "300s", "how long a created session can be used to log in", dur(func(c *Config) *time.Duration { return &c.LoginTTL })},
 	{"idle-timeout", "15m", "a logged-in session ends after this long without use", dur(func(c *Config) *time.Duration { return &c.IdleTimeout })},
 	{"max-age", "24h", "a logged-in session ends this long after its creation in any case", dur(func(c *Config) *time.Duration { return &c.MaxAge })},
+	{"sweep-interval", "1m", "how often expired sessions and orphaned temporary database users are removed", dur(func(c *Config) *time.Duration { return &c.SweepInterval })},
 	{"ip-validation", IPStrict, "login address check: strict, loose (same /24 or /64) or disabled", func(c *Config, v string) error {
 		if v != IPStrict && v != IPLoose && v != IPDisabled {
 			return fmt.Errorf("“%s” is not one of strict, loose, disabled", v)

@@ -20,8 +20,10 @@ import (
 // Module is the module's name.
 const Module = "Session"
 
-// TempUsers creates temporary database users (nil: none configured).
+// TempUsers creates temporary database users.
 type TempUsers interface {
+	// Configured reports whether any database server is configured.
+	Configured() bool
 	// Create makes the temporary user of r on every configured database
 	// server, with the privileges of r.Account.
 	Create(ctx context.Context, r session.Record) error
@@ -281,7 +283,7 @@ func (d *Deps) createTempUser(ctx context.Context, c *uapi.Call) (uapi.Result, e
 	if rec.TempCreated || rec.TempUser == "" {
 		return notCreated, nil
 	}
-	if d.TempUsers == nil {
+	if d.TempUsers == nil || !d.TempUsers.Configured() {
 		return uapi.Fail("No database server is configured for temporary users."), nil
 	}
 	changed, err := d.Sessions.Store.MarkTempCreated(ctx, rec.ID)
