@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/uapid/uapid/internal/auth"
+	"github.com/uapid/uapid/internal/bruteforce"
 	"github.com/uapid/uapid/internal/config"
 	"github.com/uapid/uapid/internal/directory"
 	"github.com/uapid/uapid/internal/fixture"
@@ -41,6 +42,8 @@ type App struct {
 	Registry *uapi.Registry
 	WHM      *whmapi.Registry
 	Auth     *auth.Authenticator
+	// Limiter is the brute-force protection of every credential surface.
+	Limiter *bruteforce.Limiter
 	// TempDB creates and drops the temporary database users of cPanel
 	// sessions; TempDB.Configured() is false without a database server.
 	TempDB *tempdb.Manager
@@ -156,7 +159,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		WHM:      whmapi.NewRegistry(log),
 		Auth:     &auth.Authenticator{Dir: dir, Cache: auth.NewCredCache(5*time.Minute, 100_000)},
 		TempDB:   tm,
-		db:       db,
+		Limiter: bruteforce.New(bruteforce.Config{
+			Allow: cfg.BruteforceAllow, IPMax: cfg.BruteforceIPMax, UserMax: cfg.BruteforceUserMax,
+			Window: cfg.BruteforceWindow, Ban: cfg.BruteforceBan,
+		}),
+		db: db,
+	}
+	a.Limiter.OnBlock = func(b bruteforce.Block) {
+		log.Warn("brute-force block", "kind", b.Kind, "key", b.Key, "until", b.Until.UTC().Format(time.RFC3339))
 	}
 	a.Sessions.OnEnd = a.sessionEnded
 	registerModules(a)

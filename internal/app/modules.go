@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/uapid/uapid/internal/modules/sessionmod"
 	"github.com/uapid/uapid/internal/modules/sso"
@@ -17,6 +18,10 @@ func registerModules(a *App) {
 		Locales:         a.Config.Locales,
 		WebmailHostname: a.Config.WebmailHostname,
 		TempUsers:       tempUsers{a},
+		Blocked:         a.Limiter.Blocked,
+		PasswordFailed: func(client netip.Addr, address string) {
+			a.Limiter.Fail(client, address)
+		},
 	})
 	sso.Register(a.WHM, &sso.Deps{
 		Dir:      a.Dir,

@@ -80,6 +80,13 @@ type Config struct {
 	LogFormat string
 
 	MaxBodyBytes int64
+
+	// Brute-force protection (SPEC §6).
+	BruteforceAllow   []netip.Prefix
+	BruteforceIPMax   int
+	BruteforceUserMax int
+	BruteforceWindow  time.Duration
+	BruteforceBan     time.Duration
 }
 
 // AddrOpt is a listen address; empty means the listener is off.
@@ -142,6 +149,17 @@ func dur(dst func(*Config) *time.Duration) func(*Config, string) error {
 			return fmt.Errorf("“%s” must be positive", v)
 		}
 		*dst(c) = d
+		return nil
+	}
+}
+
+func intOpt(dst func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			return fmt.Errorf("“%s” is not a number from 1 to 1000000", v)
+		}
+		*dst(c) = n
 		return nil
 	}
 }
@@ -252,6 +270,15 @@ var options = []option{
 		c.LogFormat = v
 		return nil
 	}},
+	{"bruteforce-allow", "", "comma-separated CIDRs never blocked by brute-force protection", func(c *Config, v string) error {
+		p, err := parsePrefixes(v)
+		c.BruteforceAllow = p
+		return err
+	}},
+	{"bruteforce-ip-max", "30", "failed attempts tolerated per address per window", intOpt(func(c *Config) *int { return &c.BruteforceIPMax })},
+	{"bruteforce-user-max", "60", "failed attempts tolerated per user per window", intOpt(func(c *Config) *int { return &c.BruteforceUserMax })},
+	{"bruteforce-window", "5m", "sliding window in which failures are counted", dur(func(c *Config) *time.Duration { return &c.BruteforceWindow })},
+	{"bruteforce-ban", "10m", "first block time (doubles for repeat offenders, up to 24h)", dur(func(c *Config) *time.Duration { return &c.BruteforceBan })},
 	{"max-body", "1048576", "largest accepted request body in bytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {
@@ -472,6 +499,10 @@ func (c *Config) finish(srcs map[string]string) error {
 	if c.IdleTimeout > c.MaxAge {
 		return fmt.Errorf("invalid lifetimes: --idle-timeout %s (%s) is longer than --max-age %s (%s)",
 			c.IdleTimeout, srcs["idle-timeout"], c.MaxAge, srcs["max-age"])
+	}
+	if c.BruteforceWindow > c.BruteforceBan {
+		return fmt.Errorf("invalid brute-force settings: --bruteforce-window %s (%s) is longer than --bruteforce-ban %s (%s)",
+			c.BruteforceWindow, srcs["bruteforce-window"], c.BruteforceBan, srcs["bruteforce-ban"])
 	}
 	if _, _, err := storeKind(c.Store, c.DataDir); err != nil {
 		return fmt.Errorf("invalid %s: %v", srcs["store"], err)

@@ -196,6 +196,12 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, user, secret, ok := auth.ParseAuthorization(h)
 		if !ok {
+			s.app.Limiter.Fail(remote, "")
+			denyAPI(w)
+			return uapi.Caller{}, false
+		}
+		key := strings.ToLower(user)
+		if s.app.Limiter.Blocked(remote, key) {
 			denyAPI(w)
 			return uapi.Caller{}, false
 		}
@@ -211,9 +217,12 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service
 				s.internalError(w, r, err)
 				return uapi.Caller{}, false
 			}
+			s.app.Limiter.Fail(remote, key)
 			denyAPI(w)
 			return uapi.Caller{}, false
 		}
+		s.app.Limiter.Success(remote, key)
+		c.UserAgent = r.UserAgent()
 		return c, true
 	}
 	c, code, err := s.cookieCaller(r, service, token, hasToken)

@@ -90,12 +90,20 @@ func (s *Server) sessionLogin(w http.ResponseWriter, r *http.Request, service st
 	loginOnly, _ := args.Get("login_only")
 	secret, _ := args.Get("session")
 	remote := s.clientAddr(r)
+	if s.app.Limiter.Blocked(remote, "") {
+		s.loginFailure(w, loginOnly == "1", session.CodeInvalidSession)
+		return
+	}
 	rec, cookie, err := s.app.Sessions.Login(r.Context(), session.LoginRequest{
 		Secret: secret, Token: token, Service: service, Remote: remote,
 	}, func(rec session.Record) (bool, error) { return s.mayLogIn(r.Context(), rec) })
 	var le *session.LoginError
 	if errors.As(err, &le) {
 		s.log.Info("login refused", "request_id", RequestID(r.Context()), "service", service, "reason", le.Code, "remote", remote.String())
+		if le.Code == session.CodeInvalidSession || le.Code == session.CodeTokenIncorrect {
+			// Guessing secrets or tokens counts as a failed attempt.
+			s.app.Limiter.Fail(remote, "")
+		}
 		s.loginFailure(w, loginOnly == "1", le.Code)
 		return
 	}
@@ -244,8 +252,14 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, service s
 	user, _ := args.Get("user")
 	pass, _ := args.Get("pass")
 	remote := s.clientAddr(r)
+	key := strings.ToLower(user)
+	if s.app.Limiter.Blocked(remote, key) {
+		s.loginFailure(w, loginOnly == "1", session.CodeInvalidLogin)
+		return
+	}
 	c, err := s.app.Auth.Password(r.Context(), service, user, pass, remote)
 	if errors.Is(err, auth.ErrDenied) {
+		s.app.Limiter.Fail(remote, key)
 		s.log.Info("password login refused", "request_id", RequestID(r.Context()), "service", service, "remote", remote.String())
 		s.loginFailure(w, loginOnly == "1", session.CodeInvalidLogin)
 		return
@@ -254,6 +268,7 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, service s
 		s.webInternalError(w, r, err)
 		return
 	}
+	s.app.Limiter.Success(remote, key)
 	who := c.User
 	if c.Mailbox != "" {
 		who = c.Mailbox

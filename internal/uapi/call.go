@@ -40,6 +40,9 @@ type Caller struct {
 	SessionID string
 	// Locale is the caller's locale ("en" when unknown).
 	Locale string
+	// UserAgent is the client's User-Agent header ("" from the CLI); for
+	// audit records only.
+	UserAgent string
 }
 
 // Call is one invocation of a UAPI function.

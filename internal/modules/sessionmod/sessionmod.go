@@ -41,9 +41,12 @@ type Deps struct {
 	TempUsers       TempUsers
 	// PasswordFailed, if set, is told of every wrong mailbox password (for
 	// brute-force accounting); Blocked, if set and true, refuses the check
-	// without verifying.
-	PasswordFailed func(c uapi.Caller, address string)
-	Blocked        func(c uapi.Caller, address string) bool
+	// without verifying. client is the end user's address: the
+	// remote_address argument when it is valid, else the caller's address.
+	// (Counting against the API caller alone would let one end user lock a
+	// whole portal out.)
+	PasswordFailed func(client netip.Addr, address string)
+	Blocked        func(client netip.Addr, address string) bool
 }
 
 // Register adds the Session functions to reg.
@@ -217,12 +220,18 @@ func (d *Deps) forMailUserCheckPassword(ctx context.Context, c *uapi.Call) (uapi
 	if m.SuspendedLogin || passwd.Locked(m.PasswordHash) {
 		return typedError("Suspended", "Logins for “"+login+"@"+domain+"” are suspended."), nil
 	}
-	if d.Blocked != nil && d.Blocked(c.Caller, m.Address) {
+	client := c.Caller.RemoteAddr
+	if v, _ := c.Args.Get("remote_address"); v != "" {
+		if a, ok := ParseIP(v); ok {
+			client = a
+		}
+	}
+	if d.Blocked != nil && d.Blocked(client, m.Address) {
 		return typedError("BadPassword", "The provided password is incorrect."), nil
 	}
 	if !passwd.Verify(m.PasswordHash, password) {
 		if d.PasswordFailed != nil {
-			d.PasswordFailed(c.Caller, m.Address)
+			d.PasswordFailed(client, m.Address)
 		}
 		return typedError("BadPassword", "The provided password is incorrect."), nil
 	}
