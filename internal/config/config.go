@@ -80,6 +80,11 @@ type Config struct {
 	LogFormat string
 
 	MaxBodyBytes int64
+	// MaxConnsPerIP caps the open connections of one client address.
+	MaxConnsPerIP int
+	// ReadHeaderTimeout bounds how long a client may take to send the
+	// request headers (slow-loris protection).
+	ReadHeaderTimeout time.Duration
 
 	// Brute-force protection (SPEC §6).
 	BruteforceAllow   []netip.Prefix
@@ -270,6 +275,8 @@ var options = []option{
 		c.LogFormat = v
 		return nil
 	}},
+	{"max-conns-per-ip", "256", "open connections one client address may hold", intOpt(func(c *Config) *int { return &c.MaxConnsPerIP })},
+	{"read-header-timeout", "10s", "time a client has to send the request headers", dur(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
 	{"bruteforce-allow", "", "comma-separated CIDRs never blocked by brute-force protection", func(c *Config, v string) error {
 		p, err := parsePrefixes(v)
 		c.BruteforceAllow = p

@@ -75,6 +75,20 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		if r.ContentLength > s.cfg.MaxBodyBytes {
+			// Refuse an announced oversized body before reading any of it.
+			h.Set("Connection", "close")
+			msg := fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)
+			if isAPIPath(r.URL.Path) {
+				writeJSON(sw, http.StatusRequestEntityTooLarge, uapi.Fail(msg))
+			} else {
+				http.Error(sw, msg, http.StatusRequestEntityTooLarge)
+			}
+			s.log.Info("request", "request_id", id, "service", service, "method", r.Method,
+				"path", logPath(r.URL.Path), "status", sw.status, "remote", s.clientAddr(r).String())
+			return
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
@@ -164,7 +178,7 @@ func (s *Server) serveUAPI(w http.ResponseWriter, r *http.Request, service, toke
 	module, function, _ := strings.Cut(mf, "/")
 	args, err := uapi.ParseRequest(r, s.cfg.MaxBodyBytes)
 	if err != nil {
-		if errors.Is(err, uapi.ErrBodyTooLarge) {
+		if tooLarge(err) {
 			writeJSON(w, http.StatusRequestEntityTooLarge, uapi.Fail(fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)))
 			return
 		}
@@ -291,4 +305,11 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// tooLarge reports whether a body-parsing error means the body was over the
+// limit (found by the parser or by the middleware's MaxBytesReader).
+func tooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.Is(err, uapi.ErrBodyTooLarge) || errors.As(err, &mbe)
 }

@@ -93,7 +93,7 @@ func (s *Server) Listen(out io.Writer) error {
 			}
 			return fmt.Errorf("cannot listen on %s for %s: %v", sp.addr, sp.service, errors.Unwrap(errors.Unwrap(err)))
 		}
-		l := &listener{service: sp.service, secure: sp.secure, ln: ln}
+		l := &listener{service: sp.service, secure: sp.secure, ln: newLimitListener(ln, s.cfg.MaxConnsPerIP)}
 		l.srv = s.httpServer(sp.service, sp.secure)
 		bound = append(bound, l)
 		if sp.secure {
@@ -122,11 +122,11 @@ func (s *Server) httpServer(service string, secure bool) *http.Server {
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    64 << 10, // larger headers get 431
 		ErrorLog:          log.New(slogWriter{s.log}, "", 0),
 	}
 	if secure {

@@ -72,7 +72,7 @@ func (s *Server) formArgs(w http.ResponseWriter, r *http.Request) (*uapi.Args, b
 	args, err := uapi.ParseRequest(r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		status := http.StatusBadRequest
-		if errors.Is(err, uapi.ErrBodyTooLarge) {
+		if tooLarge(err) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		http.Error(w, http.StatusText(status), status)

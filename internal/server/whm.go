@@ -27,7 +27,7 @@ func (s *Server) serveWHM(w http.ResponseWriter, r *http.Request, service, token
 	if err != nil {
 		status := http.StatusBadRequest
 		reason := "The request could not be parsed: " + err.Error()
-		if errors.Is(err, uapi.ErrBodyTooLarge) {
+		if tooLarge(err) {
 			status = http.StatusRequestEntityTooLarge
 			reason = fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)
 		}
