@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/auth"
 	"github.com/uapid/uapid/internal/bruteforce"
 	"github.com/uapid/uapid/internal/config"
@@ -42,6 +43,8 @@ type App struct {
 	Registry *uapi.Registry
 	WHM      *whmapi.Registry
 	Auth     *auth.Authenticator
+	// Audit is the audit trail (nil: off).
+	Audit *audit.Logger
 	// Limiter is the brute-force protection of every credential surface.
 	Limiter *bruteforce.Limiter
 	// TempDB creates and drops the temporary database users of cPanel
@@ -120,6 +123,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		db.Close()
 		return nil, fmt.Errorf("open session store: %w", err)
 	}
+	auditLog, err := audit.Open(cfg.AuditLog)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("--audit-log: %w", err)
+	}
 	ledger, err := tempdb.NewSQLiteLedger(ctx, db)
 	if err != nil {
 		db.Close()
@@ -154,7 +162,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 			Idle:         cfg.IdleTimeout,
 			Max:          cfg.MaxAge,
 			IPValidation: cfg.IPValidation,
+			Audit:        auditLog,
 		},
+		Audit:    auditLog,
 		Registry: uapi.NewRegistry(log),
 		WHM:      whmapi.NewRegistry(log),
 		Auth:     &auth.Authenticator{Dir: dir, Cache: auth.NewCredCache(5*time.Minute, 100_000)},
@@ -167,6 +177,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a.Limiter.OnBlock = func(b bruteforce.Block) {
 		log.Warn("brute-force block", "kind", b.Kind, "key", b.Key, "until", b.Until.UTC().Format(time.RFC3339))
+		ev := audit.Event{Event: audit.BruteforceBlock, Reason: b.Kind + " blocked until " + b.Until.UTC().Format(time.RFC3339)}
+		if b.Kind == "ip" {
+			ev.Client = b.Key
+		} else {
+			ev.Target = b.Key
+		}
+		a.Audit.Log(context.Background(), ev)
 	}
 	a.Sessions.OnEnd = a.sessionEnded
 	registerModules(a)
@@ -187,6 +204,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 // Close releases the stores and database-server connections.
 func (a *App) Close() error {
 	closeServers(a.TempDB)
+	a.Audit.Close()
 	return a.db.Close()
 }
 
@@ -211,7 +229,10 @@ func (a *App) sessionEnded(ctx context.Context, r session.Record, reason string)
 	if err := a.TempDB.Drop(context.WithoutCancel(ctx), r.TempUser); err != nil {
 		a.Log.Error("temporary database user not dropped; the sweeper will retry",
 			"session_id", r.ID, "account", r.Account, "reason", reason, "error", err.Error())
+		return
 	}
+	a.Audit.Log(ctx, audit.Event{Event: audit.TempUserDrop, Target: r.Account, SessionID: r.ID,
+		SecretFP: audit.Fingerprint(r.TempUser), Reason: reason})
 }
 
 // SweepTempUsers drops every recorded temporary user whose session no

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/modules/sessionmod"
 	"github.com/uapid/uapid/internal/modules/sso"
 	"github.com/uapid/uapid/internal/session"
@@ -37,5 +38,10 @@ type tempUsers struct{ a *App }
 func (t tempUsers) Configured() bool { return t.a.TempDB.Configured() }
 
 func (t tempUsers) Create(ctx context.Context, r session.Record) error {
-	return t.a.TempDB.Create(ctx, tempdb.User{Name: r.TempUser, Password: r.TempPass, Account: r.Account, SessionID: r.ID})
+	err := t.a.TempDB.Create(ctx, tempdb.User{Name: r.TempUser, Password: r.TempPass, Account: r.Account, SessionID: r.ID})
+	if err == nil {
+		t.a.Audit.Log(ctx, audit.Event{Event: audit.TempUserCreate, Actor: r.Account, Method: "create_temp_user",
+			Target: r.Account, SessionID: r.ID, SecretFP: audit.Fingerprint(r.TempUser)})
+	}
+	return err
 }

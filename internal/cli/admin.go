@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/uapid/uapid/internal/app"
+	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/config"
 	"github.com/uapid/uapid/internal/directory"
 	"github.com/uapid/uapid/internal/fixture"
@@ -368,6 +369,8 @@ func tokenCmd(args []string, env *Env) error {
 			if err := a.Dir.PutToken(ctx, t); err != nil {
 				return err
 			}
+			a.Audit.Log(ctx, audit.Event{Event: audit.TokenCreate, Actor: "cli", Method: "uapid token create",
+				Target: user, SecretFP: audit.Fingerprint(secret), Reason: "name " + name})
 			fmt.Fprintf(env.Stdout, "token %q for %s (shown once):\n%s\n", name, user, secret)
 			return nil
 		})
@@ -401,6 +404,8 @@ func tokenCmd(args []string, env *Env) error {
 			if err := a.Dir.RevokeToken(ctx, strings.ToLower(pos[0]), pos[1]); err != nil {
 				return err
 			}
+			a.Audit.Log(ctx, audit.Event{Event: audit.TokenRevoke, Actor: "cli", Method: "uapid token revoke",
+				Target: strings.ToLower(pos[0]), Reason: "name " + pos[1]})
 			fmt.Fprintf(env.Stdout, "token %q of %s revoked\n", pos[1], strings.ToLower(pos[0]))
 			return nil
 		})

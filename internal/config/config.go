@@ -78,6 +78,9 @@ type Config struct {
 
 	LogLevel  string
 	LogFormat string
+	// AuditLog is where audit events go: "off", "stdout", "stderr" or a
+	// file path.
+	AuditLog string
 
 	MaxBodyBytes int64
 	// MaxConnsPerIP caps the open connections of one client address.
@@ -286,6 +289,7 @@ var options = []option{
 	{"bruteforce-user-max", "60", "failed attempts tolerated per user per window", intOpt(func(c *Config) *int { return &c.BruteforceUserMax })},
 	{"bruteforce-window", "5m", "sliding window in which failures are counted", dur(func(c *Config) *time.Duration { return &c.BruteforceWindow })},
 	{"bruteforce-ban", "10m", "first block time (doubles for repeat offenders, up to 24h)", dur(func(c *Config) *time.Duration { return &c.BruteforceBan })},
+	{"audit-log", "off", "audit trail of JSON lines: off, stdout, stderr or a file path (appended to)", str(func(c *Config) *string { return &c.AuditLog })},
 	{"max-body", "1048576", "largest accepted request body in bytes", func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1024 {

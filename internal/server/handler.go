@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/auth"
 	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/uapi"
@@ -66,6 +67,7 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 		start := time.Now()
 		id := uapi.NewErrorID() + uapi.NewErrorID()
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = audit.WithRequest(ctx, audit.Request{Client: s.clientAddr(r).String(), UserAgent: r.UserAgent(), Service: service})
 		r = r.WithContext(ctx)
 		h := w.Header()
 		h.Set("X-Request-Id", id)
@@ -186,6 +188,8 @@ func (s *Server) serveUAPI(w http.ResponseWriter, r *http.Request, service, toke
 		return
 	}
 	res := s.app.Registry.Dispatch(r.Context(), &uapi.Call{Module: module, Function: function, Args: args, Caller: caller})
+	s.log.Debug("uapi call", "request_id", RequestID(r.Context()), "module", logName(module), "function", logName(function),
+		"user", caller.User, "status", res.Status, "arguments", args.Keys())
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -237,6 +241,8 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service
 		}
 		s.app.Limiter.Success(remote, key)
 		c.UserAgent = r.UserAgent()
+		s.log.Debug("authenticated", "request_id", RequestID(ctx), "service", service, "user", c.User,
+			"mailbox", c.Mailbox, "method", c.Method, "remote", remote.String())
 		return c, true
 	}
 	c, code, err := s.cookieCaller(r, service, token, hasToken)
@@ -245,9 +251,13 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service
 		return uapi.Caller{}, false
 	}
 	if code != "" {
+		s.log.Debug("cookie authentication refused", "request_id", RequestID(ctx), "service", service, "reason", code)
 		denyAPI(w)
 		return uapi.Caller{}, false
 	}
+	c.UserAgent = r.UserAgent()
+	s.log.Debug("authenticated", "request_id", RequestID(ctx), "service", service, "user", c.User,
+		"mailbox", c.Mailbox, "method", c.Method, "session_id", c.SessionID, "remote", remote.String())
 	return c, true
 }
 
@@ -312,4 +322,12 @@ func (s *Server) trusted(a netip.Addr) bool {
 func tooLarge(err error) bool {
 	var mbe *http.MaxBytesError
 	return errors.Is(err, uapi.ErrBodyTooLarge) || errors.As(err, &mbe)
+}
+
+// logName bounds a caller-supplied name before it is logged.
+func logName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }

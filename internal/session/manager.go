@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/uapid/uapid/internal/audit"
 )
 
 // Login failure codes (SPEC §4). They are shown to clients.
@@ -42,6 +44,33 @@ type Manager struct {
 	// (logout, revocation, expiry sweep), e.g. to drop its temporary
 	// database user. Errors are the callee's to handle.
 	OnEnd func(ctx context.Context, r Record, reason string)
+	// Audit receives an event for every creation, login (and refused
+	// login) and end of a session; nil discards them.
+	Audit *audit.Logger
+}
+
+// audit logs one event about r; secret (may be empty) is fingerprinted.
+func (m *Manager) audit(ctx context.Context, event string, r Record, secret, reason string) {
+	if m.Audit == nil {
+		return
+	}
+	e := audit.Event{Event: event, Service: r.Service, Actor: r.Creator, Method: r.Method,
+		Target: r.User, SessionID: r.ID, Reason: reason}
+	if secret != "" {
+		e.SecretFP = audit.Fingerprint(secret)
+	}
+	m.Audit.Log(ctx, e)
+}
+
+// endEvent maps an end reason to its audit event.
+func endEvent(reason string) string {
+	switch reason {
+	case "logout":
+		return audit.SessionLogout
+	case "expired":
+		return audit.SessionExpire
+	}
+	return audit.SessionRevoke
 }
 
 func (m *Manager) now() time.Time {
@@ -94,6 +123,7 @@ func (m *Manager) Create(ctx context.Context, n NewSession) (Record, string, err
 		}
 		err := m.Store.Create(ctx, r)
 		if err == nil {
+			m.audit(ctx, audit.SessionCreate, r, secret, "")
 			return r, secret, nil
 		}
 		// A token collision (1 in 10^10 per live session) is retried.
@@ -116,6 +146,7 @@ func (m *Manager) CreateLoggedIn(ctx context.Context, n NewSession) (Record, str
 	if err != nil {
 		return Record{}, "", fmt.Errorf("log in new session: %w", err)
 	}
+	m.audit(ctx, audit.SessionLogin, r, cookie, "")
 	return r, cookie, nil
 }
 
@@ -147,6 +178,27 @@ func (e *LoginError) Error() string { return "login refused: " + e.Code }
 // suspension checks are the caller's (allow, run between the checks and the
 // consumption, returns false to refuse with CodeInvalidLogin).
 func (m *Manager) Login(ctx context.Context, req LoginRequest, allow func(Record) (bool, error)) (Record, string, error) {
+	r, cookie, err := m.login(ctx, req, allow)
+	var le *LoginError
+	switch {
+	case errors.As(err, &le):
+		user, _, _ := ParseLoginSecret(req.Secret)
+		if r.ID == "" {
+			r = Record{Service: req.Service, User: user}
+		}
+		m.audit(ctx, audit.SessionLoginFailed, r, req.Secret, le.Code)
+	case err == nil:
+		m.audit(ctx, audit.SessionLogin, r, req.Secret, "")
+	}
+	if err != nil {
+		return Record{}, "", err
+	}
+	return r, cookie, nil
+}
+
+// login is Login without the audit; on a *LoginError it returns the record
+// it found (if any) for the audit.
+func (m *Manager) login(ctx context.Context, req LoginRequest, allow func(Record) (bool, error)) (Record, string, error) {
 	if _, _, ok := ParseLoginSecret(req.Secret); !ok {
 		return Record{}, "", &LoginError{CodeInvalidSession}
 	}
@@ -160,13 +212,13 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest, allow func(Record
 	now := m.now()
 	switch {
 	case r.Consumed || r.Service != req.Service:
-		return Record{}, "", &LoginError{CodeInvalidSession}
+		return r, "", &LoginError{CodeInvalidSession}
 	case r.Expired(now):
-		return Record{}, "", &LoginError{CodeExpiredSession}
+		return r, "", &LoginError{CodeExpiredSession}
 	case subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.Token)) != 1:
-		return Record{}, "", &LoginError{CodeTokenIncorrect}
+		return r, "", &LoginError{CodeTokenIncorrect}
 	case !m.addressOK(r.Origin, req.Remote):
-		return Record{}, "", &LoginError{CodeChangedIP}
+		return r, "", &LoginError{CodeChangedIP}
 	}
 	if allow != nil {
 		ok, err := allow(r)
@@ -174,16 +226,17 @@ func (m *Manager) Login(ctx context.Context, req LoginRequest, allow func(Record
 			return Record{}, "", err
 		}
 		if !ok {
-			return Record{}, "", &LoginError{CodeInvalidLogin}
+			return r, "", &LoginError{CodeInvalidLogin}
 		}
 	}
 	cookie := NewCookieSecret(r.User)
+	found := r
 	r, err = m.Store.Consume(ctx, r.ID, HashSecret(cookie), now, m.loggedInExpiry(r, now))
 	switch {
 	case errors.Is(err, ErrConsumed), errors.Is(err, ErrNotFound):
-		return Record{}, "", &LoginError{CodeInvalidSession}
+		return found, "", &LoginError{CodeInvalidSession}
 	case errors.Is(err, ErrExpired):
-		return Record{}, "", &LoginError{CodeExpiredSession}
+		return found, "", &LoginError{CodeExpiredSession}
 	case err != nil:
 		return Record{}, "", err
 	}
@@ -261,9 +314,7 @@ func (m *Manager) End(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	if m.OnEnd != nil {
-		m.OnEnd(ctx, r, reason)
-	}
+	m.ended(ctx, r, reason)
 	return nil
 }
 
@@ -271,10 +322,8 @@ func (m *Manager) End(ctx context.Context, id, reason string) error {
 // user is not empty) and reports each to OnEnd. It returns how many ended.
 func (m *Manager) EndAccount(ctx context.Context, account, user, reason string) (int, error) {
 	rs, err := m.Store.DeleteByAccount(ctx, account, user)
-	if m.OnEnd != nil {
-		for _, r := range rs {
-			m.OnEnd(ctx, r, reason)
-		}
+	for _, r := range rs {
+		m.ended(ctx, r, reason)
 	}
 	return len(rs), err
 }
@@ -285,10 +334,8 @@ func (m *Manager) Sweep(ctx context.Context, batch int) (int, error) {
 	total := 0
 	for {
 		rs, err := m.Store.Sweep(ctx, m.now(), batch)
-		if m.OnEnd != nil {
-			for _, r := range rs {
-				m.OnEnd(ctx, r, "expired")
-			}
+		for _, r := range rs {
+			m.ended(ctx, r, "expired")
 		}
 		total += len(rs)
 		if err != nil || len(rs) == 0 || batch <= 0 || len(rs) < batch {
@@ -297,5 +344,13 @@ func (m *Manager) Sweep(ctx context.Context, batch int) (int, error) {
 		if ctx.Err() != nil {
 			return total, ctx.Err()
 		}
+	}
+}
+
+// ended audits the end of r and runs OnEnd.
+func (m *Manager) ended(ctx context.Context, r Record, reason string) {
+	m.audit(ctx, endEvent(reason), r, "", reason)
+	if m.OnEnd != nil {
+		m.OnEnd(ctx, r, reason)
 	}
 }

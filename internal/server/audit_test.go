@@ -1,0 +1,155 @@
+package server_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/uapid/uapid/internal/audit"
+	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/testserver"
+)
+
+// TestAuditTrailAndNoSecretsInLogs runs every flow with debug logging and
+// the audit log on, then checks the audit records and that no password,
+// token, session secret, cookie or temporary database password appears in
+// any output.
+func TestAuditTrailAndNoSecretsInLogs(t *testing.T) {
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	srv := testserver.Start(t, testserver.Options{Args: []string{"--log-level", "debug", "--audit-log", auditPath,
+		"--bruteforce-ip-max", "5", "--trusted-proxies", "127.0.0.1"}})
+	secrets := []string{
+		testserver.RootPassword, testserver.RootToken, testserver.AlicePassword, testserver.AliceToken,
+		testserver.BobPassword, testserver.BobToken, testserver.ResPassword, testserver.ResToken,
+		testserver.InfoPassword, testserver.SalesPassword, testserver.CarolMailPass, "Locked-pass-1", "wrong-guess-pass",
+	}
+	cookieOf := func(r *testserver.Response) {
+		for _, c := range r.Cookies() {
+			if c.Value != "" {
+				v, _ := url.QueryUnescape(c.Value)
+				secrets = append(secrets, c.Value, v)
+			}
+		}
+	}
+	// Webmail session by token, login, landing, logout.
+	s := createSession(t, srv, aliceToken(), mailQ("info", "alice.test"))
+	secrets = append(secrets, s.Session, s.Session[strings.LastIndex(s.Session, ",")+1:])
+	c := srv.Client()
+	r := login(srv, c, "webmaild", s.Token, s.Session)
+	cookieOf(r)
+	srv.Do(c, mustReq(t, "GET", srv.URL("webmaild", s.Token+"/")))
+	srv.Do(c, mustReq(t, "POST", srv.URL("webmaild", s.Token+"/logout/")))
+	// A reused and a wrong secret.
+	login(srv, srv.Client(), "webmaild", s.Token, s.Session)
+	login(srv, srv.Client(), "webmaild", s.Token, s.Session[:len(s.Session)-1]+"0")
+	// check_password, right and wrong, with Basic auth.
+	q := url.Values{"login": {"info"}, "domain": {"alice.test"}, "password": {testserver.InfoPassword}}
+	v := decodeResult(t, srv.Get("cpaneld", "/execute/Session/create_webmail_session_for_mail_user_check_password?"+q.Encode(), testserver.Basic("alice", testserver.AlicePassword)))
+	secrets = append(secrets, v["data"].(map[string]any)["session"].(string))
+	q.Set("password", "wrong-guess-pass")
+	srv.Get("cpaneld", "/execute/Session/create_webmail_session_for_mail_user_check_password?"+q.Encode(), aliceToken())
+	// Password logins.
+	r = srv.PostForm(srv.Client(), "cpaneld", "/login/?login_only=1", "", url.Values{"user": {"alice"}, "pass": {testserver.AlicePassword}})
+	cookieOf(r)
+	srv.PostForm(srv.Client(), "cpaneld", "/login/?login_only=1", "", url.Values{"user": {"alice"}, "pass": {"wrong-guess-pass"}})
+	// WHM single sign-on for a cPanel session (which reserves a temporary
+	// database user and password) and following its URL.
+	w := whm(t, srv, rootBasic, "create_user_session", url.Values{"user": {"alice"}, "service": {"cpaneld"}})
+	d := w["data"].(map[string]any)
+	secrets = append(secrets, d["session"].(string), url.QueryEscape(d["session"].(string)))
+	u, _ := url.Parse(d["url"].(string))
+	r = srv.Do(srv.Client(), mustReq(t, "GET", srv.URL("cpaneld", u.RequestURI())))
+	cookieOf(r)
+	// A brute-force block.
+	for range 7 {
+		req, _ := http.NewRequest("GET", srv.URL("cpaneld", selfFn), nil)
+		req.Header.Set("Authorization", testserver.Basic("bob", "wrong-guess-pass"))
+		req.Header.Set("X-Forwarded-For", "203.0.113.66")
+		srv.Do(nil, req)
+	}
+	// The reserved temporary database passwords are secrets too.
+	db, err := sqlite.Open(filepath.Join(srv.DataDir, "uapid.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(`SELECT temp_pass FROM sessions WHERE temp_pass <> ''`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for rows.Next() {
+		var p string
+		rows.Scan(&p)
+		secrets = append(secrets, p)
+		n++
+	}
+	rows.Close()
+	db.Close()
+	if n == 0 {
+		t.Fatal("no cPanel session reserved a temporary password")
+	}
+	srv.Stop()
+
+	auditData, err := os.ReadFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := map[string]string{"stdout": srv.Stdout.String(), "stderr": srv.Stderr.String(), "audit log": string(auditData)}
+	if !strings.Contains(outputs["stderr"], "level=DEBUG") {
+		t.Fatal("debug logging was not on")
+	}
+	for name, out := range outputs {
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(out, sec) {
+				t.Errorf("%s contains the secret %.6s…", name, sec)
+			}
+		}
+	}
+
+	// The audit records.
+	var events []audit.Event
+	sc := bufio.NewScanner(strings.NewReader(string(auditData)))
+	for sc.Scan() {
+		var e audit.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit line is not JSON: %s", sc.Text())
+		}
+		if e.Time.IsZero() || e.Event == "" {
+			t.Fatalf("audit line without time or event: %s", sc.Text())
+		}
+		events = append(events, e)
+	}
+	find := func(event, target string) audit.Event {
+		t.Helper()
+		for _, e := range events {
+			if e.Event == event && (target == "" || e.Target == target) {
+				return e
+			}
+		}
+		t.Fatalf("no %s event for %q in:\n%s", event, target, auditData)
+		return audit.Event{}
+	}
+	e := find(audit.SessionCreate, "info@alice.test")
+	if e.Actor != "alice" || e.Method != "create_webmail_session_for_mail_user" || e.Service != "webmaild" ||
+		e.Client != "127.0.0.1" || e.UserAgent == "" || e.SecretFP != audit.Fingerprint(s.Session) || e.SessionID == "" {
+		t.Fatalf("session.create record %+v", e)
+	}
+	if e := find(audit.SessionLogin, "info@alice.test"); e.SecretFP != audit.Fingerprint(s.Session) || e.Client != "127.0.0.1" {
+		t.Fatalf("session.login record %+v", e)
+	}
+	find(audit.SessionLogout, "info@alice.test")
+	if e := find(audit.SessionLoginFailed, "info@alice.test"); e.Reason != "invalid_session" {
+		t.Fatalf("session.login_failed record %+v", e)
+	}
+	if e := find(audit.SessionCreate, "alice"); e.Actor != "root" && e.Method != "password" {
+		t.Fatalf("second session.create record %+v", e)
+	}
+	if e := find(audit.BruteforceBlock, ""); e.Client != "203.0.113.66" {
+		t.Fatalf("bruteforce.block record %+v", e)
+	}
+}
