@@ -24,6 +24,7 @@ import (
 	"github.com/uapid/uapid/internal/config"
 	"github.com/uapid/uapid/internal/directory"
 	"github.com/uapid/uapid/internal/fixture"
+	"github.com/uapid/uapid/internal/metrics"
 	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/sqlite"
 	"github.com/uapid/uapid/internal/tempdb"
@@ -43,8 +44,11 @@ type App struct {
 	Registry *uapi.Registry
 	WHM      *whmapi.Registry
 	Auth     *auth.Authenticator
-	// Audit is the audit trail (nil: off).
+	// Audit is the audit trail (its writer may be off; events still reach
+	// the metrics).
 	Audit *audit.Logger
+	// Metrics are this runtime's Prometheus collectors.
+	Metrics *metrics.Metrics
 	// Limiter is the brute-force protection of every credential surface.
 	Limiter *bruteforce.Limiter
 	// TempDB creates and drops the temporary database users of cPanel
@@ -151,13 +155,24 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		}
 		tm.Servers = append(tm.Servers, s)
 	}
+	met := metrics.New(func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		users, err := ledger.List(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(len(users))
+	})
+	auditLog.Hook = met.ObserveEvent
+	store := met.InstrumentStore(sessions)
 	a := &App{
 		Config: cfg,
 		Log:    log,
 		Dir:    dir,
-		Store:  sessions,
+		Store:  store,
 		Sessions: &session.Manager{
-			Store:        sessions,
+			Store:        store,
 			LoginTTL:     cfg.LoginTTL,
 			Idle:         cfg.IdleTimeout,
 			Max:          cfg.MaxAge,
@@ -165,6 +180,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 			Audit:        auditLog,
 		},
 		Audit:    auditLog,
+		Metrics:  met,
 		Registry: uapi.NewRegistry(log),
 		WHM:      whmapi.NewRegistry(log),
 		Auth:     &auth.Authenticator{Dir: dir, Cache: auth.NewCredCache(5*time.Minute, 100_000)},

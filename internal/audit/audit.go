@@ -60,17 +60,20 @@ func Fingerprint(secret string) string {
 // Logger writes events. A nil *Logger discards them.
 type Logger struct {
 	mu    sync.Mutex
-	w     io.Writer
+	w     io.Writer // nil: events only go to Hook
 	close func() error
 	now   func() time.Time
+	// Hook, if set, sees every event (metrics count them); it must be
+	// quick and safe for concurrent use.
+	Hook func(Event)
 }
 
-// Open returns a logger for dest: "" or "off" (nil: no audit log),
-// "stdout", "stderr", or a file path (appended to, created 0600).
+// Open returns a logger for dest: "" or "off" (events reach only the
+// Hook), "stdout", "stderr", or a file path (appended to, created 0600).
 func Open(dest string) (*Logger, error) {
 	switch dest {
 	case "", "off":
-		return nil, nil
+		return New(nil), nil
 	case "stdout":
 		return New(os.Stdout), nil
 	case "stderr":
@@ -85,7 +88,7 @@ func Open(dest string) (*Logger, error) {
 	return l, nil
 }
 
-// New returns a logger writing to w.
+// New returns a logger writing to w (nil: nowhere).
 func New(w io.Writer) *Logger { return &Logger{w: w, now: time.Now} }
 
 // Close closes the file Open opened.
@@ -115,6 +118,12 @@ func (l *Logger) Log(ctx context.Context, e Event) {
 		if e.Service == "" {
 			e.Service = ri.Service
 		}
+	}
+	if l.Hook != nil {
+		l.Hook(e)
+	}
+	if l.w == nil {
+		return
 	}
 	line, err := json.Marshal(e)
 	if err != nil {

@@ -19,7 +19,20 @@ import (
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	routeKey
+)
+
+// route labels a request for metrics: bounded names only (registered
+// modules and functions, or route names), never raw input.
+type routeLabels struct{ module, function string }
+
+func setRoute(r *http.Request, module, function string) {
+	if rl, ok := r.Context().Value(routeKey).(*routeLabels); ok {
+		rl.module, rl.function = module, function
+	}
+}
 
 // RequestID returns the id of the request ctx belongs to ("" outside one).
 func RequestID(ctx context.Context) string {
@@ -66,7 +79,9 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := uapi.NewErrorID() + uapi.NewErrorID()
+		rl := &routeLabels{module: "other", function: "other"}
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx = context.WithValue(ctx, routeKey, rl)
 		ctx = audit.WithRequest(ctx, audit.Request{Client: s.clientAddr(r).String(), UserAgent: r.UserAgent(), Service: service})
 		r = r.WithContext(ctx)
 		h := w.Header()
@@ -107,9 +122,11 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 					}
 				}
 			}
+			d := time.Since(start)
+			s.app.Metrics.ObserveRequest(service, rl.module, rl.function, sw.status, d)
 			s.log.Info("request", "request_id", id, "service", service, "method", r.Method,
 				"path", logPath(r.URL.Path), "status", sw.status, "remote", s.clientAddr(r).String(),
-				"duration_ms", float64(time.Since(start).Microseconds())/1000)
+				"duration_ms", float64(d.Microseconds())/1000)
 		}()
 		next.ServeHTTP(sw, r)
 	})
@@ -173,11 +190,19 @@ func (s *Server) serveUAPI(w http.ResponseWriter, r *http.Request, service, toke
 		writeJSON(w, http.StatusMethodNotAllowed, uapi.Fail("The “"+r.Method+"” method is not allowed; use GET or POST."))
 		return
 	}
+	module, function, _ := strings.Cut(mf, "/")
+	switch {
+	case s.app.Registry.Has(module, function):
+		setRoute(r, module, function)
+	case s.app.Registry.HasModule(module):
+		setRoute(r, module, "unknown")
+	default:
+		setRoute(r, "unknown", "unknown")
+	}
 	caller, ok := s.authenticateAPI(w, r, service, token, hasToken)
 	if !ok {
 		return
 	}
-	module, function, _ := strings.Cut(mf, "/")
 	args, err := uapi.ParseRequest(r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		if tooLarge(err) {

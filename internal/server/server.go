@@ -189,6 +189,7 @@ func (s *Server) Serve(ctx context.Context, drain time.Duration) error {
 // adminHandler serves /healthz and /readyz on the metrics address.
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.app.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

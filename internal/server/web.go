@@ -23,11 +23,13 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, service string
 	h.Set("Cache-Control", "no-store")
 	switch {
 	case hasToken && (path == "/login" || path == "/login/"):
+		setRoute(r, "web", "session_login")
 		if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			return
 		}
 		s.sessionLogin(w, r, service, secure, token)
 	case !hasToken && (path == "/login" || path == "/login/"):
+		setRoute(r, "web", "password_login")
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			s.renderLoginForm(w, service)
 			return
@@ -37,11 +39,13 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, service string
 		}
 		s.passwordLogin(w, r, service, secure)
 	case hasToken && (path == "/logout" || path == "/logout/"):
+		setRoute(r, "web", "logout")
 		if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
 			return
 		}
 		s.logout(w, r, service, secure, token)
 	case hasToken && path == "/":
+		setRoute(r, "web", "landing")
 		if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			return
 		}

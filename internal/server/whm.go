@@ -19,6 +19,12 @@ func (s *Server) serveWHM(w http.ResponseWriter, r *http.Request, service, token
 			"command": function, "result": 0, "version": 1, "reason": "The “" + r.Method + "” method is not allowed; use GET or POST."}})
 		return
 	}
+	switch {
+	case function == "cpanel" || s.app.WHM.Has(function):
+		setRoute(r, "whm", function)
+	default:
+		setRoute(r, "whm", "unknown")
+	}
 	caller, ok := s.authenticateAPI(w, r, service, token, hasToken)
 	if !ok {
 		return

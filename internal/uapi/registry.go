@@ -177,3 +177,9 @@ func ValidFunctionName(name string) bool {
 	}
 	return true
 }
+
+// Has reports whether module has function (for bounded metric labels).
+func (r *Registry) Has(module, function string) bool {
+	f, _ := r.lookup(module, function)
+	return f != nil
+}

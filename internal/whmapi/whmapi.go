@@ -107,3 +107,9 @@ func (r *Registry) Dispatch(ctx context.Context, name, version string, c uapi.Ca
 	}
 	return env
 }
+
+// Has reports whether the function exists (for bounded metric labels).
+func (r *Registry) Has(name string) bool {
+	_, ok := r.funcs[name]
+	return ok
+}
