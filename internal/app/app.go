@@ -234,7 +234,10 @@ func closeServers(tm *tempdb.Manager) {
 // database user. A failed drop is logged; the ledger keeps the user and the
 // sweeper retries.
 func (a *App) sessionEnded(ctx context.Context, r session.Record, reason string) {
-	if r.TempUser == "" || !r.TempCreated {
+	// Drop even when the record does not say "created": a crash between
+	// the creation and the mark leaves a recorded user. The manager drops
+	// only names its ledger holds.
+	if r.TempUser == "" {
 		return
 	}
 	if !a.TempDB.Configured() {

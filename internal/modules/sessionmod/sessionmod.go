@@ -295,15 +295,19 @@ func (d *Deps) createTempUser(ctx context.Context, c *uapi.Call) (uapi.Result, e
 	if d.TempUsers == nil || !d.TempUsers.Configured() {
 		return uapi.Fail("No database server is configured for temporary users."), nil
 	}
+	// Create first, then mark: a failed creation leaves the session free to
+	// try again. Creation is idempotent for the session's reserved name, so
+	// two concurrent calls both succeed and the compare-and-swap below picks
+	// the one that reports created: 1.
+	if err := d.TempUsers.Create(ctx, rec); err != nil {
+		return uapi.Result{}, err
+	}
 	changed, err := d.Sessions.Store.MarkTempCreated(ctx, rec.ID)
 	if err != nil {
 		return uapi.Result{}, err
 	}
 	if !changed {
 		return notCreated, nil
-	}
-	if err := d.TempUsers.Create(ctx, rec); err != nil {
-		return uapi.Result{}, err
 	}
 	return uapi.OK(map[string]any{"created": 1, "session_temp_user": rec.TempUser}), nil
 }
