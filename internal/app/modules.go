@@ -5,8 +5,11 @@ import (
 	"net/netip"
 
 	"github.com/uapid/uapid/internal/audit"
+	"github.com/uapid/uapid/internal/modules/email"
 	"github.com/uapid/uapid/internal/modules/sessionmod"
 	"github.com/uapid/uapid/internal/modules/sso"
+	"github.com/uapid/uapid/internal/modules/tokens"
+	"github.com/uapid/uapid/internal/modules/whmacct"
 	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/tempdb"
 )
@@ -29,6 +32,17 @@ func registerModules(a *App) {
 		Sessions: a.Sessions,
 		Hostname: a.Hostname,
 		Port:     a.PublicPort,
+	})
+	email.Register(a.Registry, &email.Deps{Dir: a.Dir, Sessions: a.Sessions})
+	tokenIssuer := &tokens.Issuer{Dir: a.Dir}
+	tokens.Register(a.Registry, &tokens.Deps{Dir: a.Dir, Issuer: tokenIssuer, Audit: a.Audit})
+	whmacct.Register(a.WHM, &whmacct.Deps{
+		Dir:      a.Dir,
+		Sessions: a.Sessions,
+		Notes:    whmacct.NewSQLiteNotes(a.db),
+		Tokens:   tokenIssuer,
+		Audit:    a.Audit,
+		Locales:  a.Config.Locales,
 	})
 }
 

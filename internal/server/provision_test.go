@@ -55,6 +55,9 @@ func provOK(t *testing.T, v map[string]any) any {
 // returns data.
 func provWHM(t *testing.T, srv *testserver.Server, authz, fn string, q url.Values, result int, reason string) any {
 	t.Helper()
+	if q == nil {
+		q = url.Values{}
+	}
 	v := whm(t, srv, authz, fn, q)
 	md, _ := v["metadata"].(map[string]any)
 	if md["command"] != fn || md["version"] != json.Number("1") || md["result"] != json.Number(strconv.Itoa(result)) || md["reason"] != reason {
@@ -186,6 +189,7 @@ func TestEmailAddPop(t *testing.T) {
 		{"bad name", []string{"email", "bad name", "password", "Good-pass-1"},
 			"“bad name@alice.test” is not a valid email address: the name before “@” may contain only letters, digits, “.”, “_”, “+” and “-” (at most 64 characters)."},
 		{"cpanel", []string{"email", "cpanel", "password", "Good-pass-1"}, "You cannot use “cpanel” as the name of an email account."},
+		{"no domain after @", []string{"email", "x@", "password", "Good-pass-1"}, "“x@” is not a valid email address."},
 		{"weak password", []string{"email", "x", "password", "short"}, "The password is too weak: use at least 8 characters."},
 		{"control character", []string{"email", "x", "password", "Good-pass-1\n"}, "The password must not contain control characters."},
 		{"bad quota", []string{"email", "x", "password", "Good-pass-1", "quota", "lots"},

@@ -1,0 +1,948 @@
+// Package whmacct is WHM API 1's account provisioning: createacct,
+// listaccts, accountsummary, suspendacct, unsuspendacct, removeacct and
+// passwd, plus the WHM user's own API tokens (api_token_create,
+// api_token_revoke).
+//
+// Callers are root or a reseller (authentication admits nobody else to
+// WHM). Root manages every account. A reseller manages the accounts it owns,
+// never itself and never root; an account it creates is owned by it. An
+// account outside a reseller's reach is named in the refusal (as in
+// create_user_session), so a reseller can tell "not yours" from "no such
+// account".
+//
+// Failures answer result 0 with a reason and no data. Passwords and token
+// secrets never appear in reasons or logs; a new token's secret appears
+// once, in the answer that creates it.
+package whmacct
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/uapid/uapid/internal/audit"
+	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/modules/email"
+	"github.com/uapid/uapid/internal/modules/tokens"
+	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/uapi"
+	"github.com/uapid/uapid/internal/whmapi"
+)
+
+// Sessions ends sessions; *session.Manager implements it (and, through its
+// end hook, drops the temporary database users of the sessions it ends).
+type Sessions interface {
+	// EndAccount ends every session of account whose user is user (all of
+	// the account's sessions when user is "") and returns how many ended.
+	EndAccount(ctx context.Context, account, user, reason string) (int, error)
+}
+
+// Deps are what the account functions need.
+type Deps struct {
+	Dir      directory.Directory
+	Sessions Sessions
+	// Notes keeps plan, contact address and suspension details; nil
+	// remembers nothing (listaccts then reports the defaults).
+	Notes NoteStore
+	// Tokens issues API tokens; share it with the UAPI Tokens module.
+	Tokens *tokens.Issuer
+	// Audit receives token.create and token.revoke events (nil: none).
+	Audit *audit.Logger
+	// Locales are the server's locales (createacct's "language").
+	Locales []string
+	// Now returns the current time (tests override it).
+	Now func() time.Time
+
+	// mu makes createacct's existence checks and creation one step in
+	// this process (the directory's PutAccount replaces an existing
+	// account; another process writing the same store is not covered).
+	mu sync.Mutex
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Deps) notes() NoteStore {
+	if d.Notes == nil {
+		return noNotes{}
+	}
+	return d.Notes
+}
+
+// Register adds the functions to reg.
+func Register(reg *whmapi.Registry, d *Deps) {
+	if d.Tokens == nil {
+		d.Tokens = &tokens.Issuer{Dir: d.Dir}
+	}
+	reg.Register("createacct", d.createacct)
+	reg.Register("listaccts", d.listaccts)
+	reg.Register("accountsummary", d.accountsummary)
+	reg.Register("suspendacct", d.suspendacct)
+	reg.Register("unsuspendacct", d.unsuspendacct)
+	reg.Register("removeacct", d.removeacct)
+	reg.Register("passwd", d.passwd)
+	reg.Register("api_token_create", d.apiTokenCreate)
+	reg.Register("api_token_revoke", d.apiTokenRevoke)
+}
+
+// ---- shared helpers ----
+
+// required returns the failure for the first of names that is missing or
+// empty, in WHM's wording.
+func required(args *uapi.Args, names ...string) *whmapi.Envelope {
+	for _, n := range names {
+		if v, _ := args.Get(n); v == "" {
+			f := whmapi.Fail("The “" + n + "” parameter is required.")
+			return &f
+		}
+	}
+	return nil
+}
+
+func fail(reason string) *whmapi.Envelope {
+	f := whmapi.Fail(reason)
+	return &f
+}
+
+func noAccount(name string) *whmapi.Envelope {
+	return fail("The account “" + name + "” does not exist.")
+}
+
+// boolArg reads a 0/1 flag (also y/n, yes/no, true/false, on/off).
+func boolArg(args *uapi.Args, name string) (value bool, problem *whmapi.Envelope) {
+	v, _ := args.Get(name)
+	switch strings.ToLower(v) {
+	case "", "0", "n", "no", "false", "off":
+		return false, nil
+	case "1", "y", "yes", "true", "on":
+		return true, nil
+	}
+	return false, fail("The “" + name + "” parameter must be 1 or 0.")
+}
+
+// managed returns the account name that caller c may manage: any account
+// for root, the accounts it owns (other than itself) for a reseller.
+func (d *Deps) managed(ctx context.Context, c uapi.Caller, name string) (directory.Account, *whmapi.Envelope, error) {
+	user := strings.ToLower(name)
+	if user == directory.RootUser {
+		return directory.Account{}, fail("The user “root” is not a cPanel account."), nil
+	}
+	acct, err := d.Dir.GetAccount(ctx, user)
+	if errors.Is(err, directory.ErrNotFound) {
+		return directory.Account{}, noAccount(name), nil
+	}
+	if err != nil {
+		return directory.Account{}, nil, err
+	}
+	if c.User == directory.RootUser || (acct.Owner == c.User && acct.User != c.User) {
+		return acct, nil, nil
+	}
+	if acct.User == c.User {
+		return directory.Account{}, fail("You cannot use this function on your own account “" + acct.User + "”."), nil
+	}
+	return directory.Account{}, fail("You do not have permission to manage the account “" + name + "”."), nil
+}
+
+// visible reports whether caller c sees acct in listaccts and
+// accountsummary: root sees all accounts, a reseller the ones it owns.
+func visible(c uapi.Caller, acct directory.Account) bool {
+	return c.User == directory.RootUser || acct.Owner == c.User
+}
+
+func (d *Deps) endSessions(ctx context.Context, account, user, reason string) error {
+	if d.Sessions == nil {
+		return nil
+	}
+	_, err := d.Sessions.EndAccount(context.WithoutCancel(ctx), account, user, reason)
+	return err
+}
+
+// invalidText strips the directory's error prefix from a validation
+// failure, leaving its explanation (which never holds a secret).
+func invalidText(err error) string {
+	msg := err.Error()
+	for _, p := range []string{"directory: invalid: ", "directory: already exists: ", "directory: not found: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
+}
+
+// ---- account entries (listaccts, accountsummary) ----
+
+// defaultPlan is the plan of an account created without one, as cPanel
+// names its default package.
+const defaultPlan = "default"
+
+// entry is one account as listaccts and accountsummary show it. uapid
+// answers the fields it can know (cPanel documents more: disk usage,
+// limits, IP addresses, theme, … which uapid does not model):
+//
+//   - user, domain (the main domain), owner;
+//   - suspended (0/1), suspendreason ("not suspended" when not suspended;
+//     the reason given to suspendacct, or "Unknown" as cPanel's default when
+//     the account was suspended otherwise), suspendtime (unix time or null),
+//     is_locked (1 when suspended with disallowun=1);
+//   - startdate ("YY Mon DD HH:MM" in server time, as cPanel) and
+//     unix_startdate;
+//   - plan (the plan given to createacct, else "default"), email (the
+//     contact address given to createacct, else "*unknown*" as cPanel
+//     shows accounts without one);
+//   - temporary and is_temporary_domain, always 0.
+func entry(a directory.Account, n Notes) map[string]any {
+	domain := ""
+	if len(a.Domains) > 0 {
+		domain = a.Domains[0]
+	}
+	plan := n.Plan
+	if plan == "" {
+		plan = defaultPlan
+	}
+	contact := n.ContactEmail
+	if contact == "" {
+		contact = "*unknown*"
+	}
+	e := map[string]any{
+		"user":                a.User,
+		"domain":              domain,
+		"owner":               a.Owner,
+		"suspended":           0,
+		"suspendreason":       "not suspended",
+		"suspendtime":         nil,
+		"is_locked":           0,
+		"startdate":           a.CreatedAt.Local().Format("06 Jan 02 15:04"),
+		"unix_startdate":      a.CreatedAt.Unix(),
+		"plan":                plan,
+		"email":               contact,
+		"temporary":           0,
+		"is_temporary_domain": 0,
+	}
+	if a.Suspended {
+		e["suspended"] = 1
+		e["suspendreason"] = "Unknown"
+		if s := n.Suspension; s != nil {
+			e["suspendreason"] = s.Reason
+			e["suspendtime"] = s.Time.Unix()
+			if s.Locked {
+				e["is_locked"] = 1
+			}
+		}
+	}
+	return e
+}
+
+// ---- createacct ----
+
+// reservedUsers are names cPanel refuses for accounts (system users and
+// service names); uapid refuses the same.
+var reservedUsers = []string{
+	"abuse", "adm", "admin", "all", "apache", "bin", "cpanel", "cphulkd", "cpses", "daemon", "dovecot",
+	"exim", "ftp", "games", "halt", "help", "lp", "mail", "mailman", "mailnull", "mysql",
+	"named", "news", "nobody", "operator", "postfix", "postgres", "postmaster", "root",
+	"shutdown", "sshd", "sync", "system", "toor", "uucp", "virtfs", "webmaster", "wheel",
+}
+
+// usernameProblem applies cPanel's rules for new usernames on top of the
+// directory's form ([a-z][a-z0-9]{0,15}): not "test…", not reserved.
+func usernameProblem(user string) string {
+	switch {
+	case !directory.ValidUser(user) && user != directory.RootUser:
+		return "“" + user + "” is not a valid username: use 1 to 16 lower-case letters and digits, starting with a letter."
+	case strings.HasPrefix(user, "test"):
+		return "The username “" + user + "” is not allowed: a username cannot begin with “test”."
+	case slices.Contains(reservedUsers, user):
+		return "The username “" + user + "” is reserved for the system."
+	}
+	return ""
+}
+
+// generatedPassword is used when createacct gets no password, as cPanel
+// generates one. It is never shown (cPanel shows it in metadata.output,
+// which uapid does not produce); set one with passwd or log in through
+// create_user_session.
+func generatedPassword() string { return rand.Text() }
+
+// createacct creates a cPanel account. Arguments:
+//
+//   - username (required; lower-cased, as cPanel does).
+//   - domain (required by uapid: cPanel would make a temporary domain,
+//     which uapid does not model).
+//   - password or pass (not both; optional: without one the account gets
+//     an unknown random password, as cPanel generates one).
+//   - reseller=1 grants reseller rights (root only); owner (root only: root
+//     or an existing reseller; default root); ownerself=1 makes a reseller
+//     own itself. A reseller caller always becomes the owner.
+//   - language (a locale of this server; default "en"), plan and
+//     contactemail (remembered for listaccts), quota (validated: 0 to
+//     999999 or "unlimited").
+//   - Every other cPanel parameter (bwlimit, cgi, featurelist, ip, max*,
+//     spf, dkim, …) is accepted and ignored.
+//
+// Success: reason "Account Creation Ok", data with cPanel's keys: package
+// (the plan) and the nameserver and IP keys, which are null because uapid
+// has no DNS or IP addresses. cPanel's metadata.output.raw log is not
+// produced.
+func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	if f := required(args, "username"); f != nil {
+		return *f, nil
+	}
+	nameArg, _ := args.Get("username")
+	user := strings.ToLower(nameArg)
+	if msg := usernameProblem(user); msg != "" {
+		return whmapi.Fail(msg), nil
+	}
+	if f := required(args, "domain"); f != nil {
+		return *f, nil
+	}
+	domainArg, _ := args.Get("domain")
+	domain := strings.ToLower(strings.TrimSuffix(domainArg, "."))
+	domain = strings.TrimPrefix(domain, "www.")
+	if !directory.ValidDomain(domain) {
+		return whmapi.Fail("“" + domainArg + "” is not a valid domain name."), nil
+	}
+
+	pw, hasPassword := args.Get("password")
+	pass, hasPass := args.Get("pass")
+	if hasPassword && hasPass {
+		return whmapi.Fail("Use either the “password” or the “pass” parameter, not both."), nil
+	}
+	if hasPass {
+		pw, hasPassword = pass, true
+	}
+	if hasPassword {
+		if msg := email.PasswordProblem(pw); msg != "" {
+			return whmapi.Fail(msg), nil
+		}
+	} else {
+		pw = generatedPassword()
+	}
+
+	reseller, f := boolArg(args, "reseller")
+	if f != nil {
+		return *f, nil
+	}
+	ownerself, f := boolArg(args, "ownerself")
+	if f != nil {
+		return *f, nil
+	}
+	ownerArg, hasOwner := args.Get("owner")
+	owner := strings.ToLower(ownerArg)
+	if c.User == directory.RootUser {
+		switch {
+		case hasOwner && owner != "":
+		case ownerself:
+			owner = user
+		default:
+			owner = directory.RootUser
+		}
+	} else {
+		if reseller {
+			return whmapi.Fail("You do not have permission to create reseller accounts."), nil
+		}
+		if (hasOwner && owner != "" && owner != c.User) || ownerself {
+			return whmapi.Fail("You do not have permission to create accounts for another owner: accounts you create are yours."), nil
+		}
+		owner = c.User
+	}
+	if owner == user && !reseller {
+		return whmapi.Fail("Only a reseller can own itself: add “reseller=1” to own the account “" + user + "” by itself."), nil
+	}
+
+	locale, _ := args.Get("language")
+	if locale == "" {
+		locale = "en"
+	}
+	if len(d.Locales) > 0 && !slices.Contains(d.Locales, locale) {
+		return whmapi.Fail("“" + locale + "” does not refer to any of this system’s locales."), nil
+	}
+	contact, _ := args.Get("contactemail")
+	if contact != "" {
+		if _, dom, ok := directory.SplitAddress(strings.ToLower(contact)); !ok || len(contact) > 254 || !directory.ValidDomain(dom) || strings.ContainsAny(contact, " \t\r\n") {
+			return whmapi.Fail("“" + contact + "” is not a valid email address."), nil
+		}
+	}
+	if q, _ := args.Get("quota"); q != "" && !strings.EqualFold(q, "unlimited") {
+		if n, err := strconv.ParseUint(q, 10, 64); err != nil || n > 999999 {
+			return whmapi.Fail("The “quota” parameter must be a number of megabytes from 0 (unlimited) to 999999, or “unlimited”."), nil
+		}
+	}
+	plan, _ := args.Get("plan")
+	if plan == "" {
+		plan = defaultPlan
+	}
+
+	hash, err := passwd.Hash(pw)
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.Dir.GetAccount(ctx, user); err == nil {
+		return whmapi.Fail("The account “" + user + "” already exists."), nil
+	} else if !errors.Is(err, directory.ErrNotFound) {
+		return whmapi.Envelope{}, err
+	}
+	if _, err := d.Dir.DomainOwner(ctx, domain); err == nil {
+		return whmapi.Fail("The domain “" + domain + "” already belongs to an account on this server."), nil
+	} else if !errors.Is(err, directory.ErrNotFound) {
+		return whmapi.Envelope{}, err
+	}
+	if owner != directory.RootUser && owner != user {
+		o, err := d.Dir.GetAccount(ctx, owner)
+		if errors.Is(err, directory.ErrNotFound) || (err == nil && !o.Reseller) {
+			return whmapi.Fail("The owner “" + ownerArg + "” is neither root nor a reseller on this server."), nil
+		}
+		if err != nil {
+			return whmapi.Envelope{}, err
+		}
+	}
+	err = d.Dir.PutAccount(ctx, directory.Account{
+		User:         user,
+		PasswordHash: hash,
+		Domains:      []string{domain},
+		Locale:       locale,
+		Owner:        owner,
+		Reseller:     reseller,
+		CreatedAt:    d.now(),
+	})
+	switch {
+	case errors.Is(err, directory.ErrExists):
+		return whmapi.Fail("The domain “" + domain + "” already belongs to an account on this server."), nil
+	case errors.Is(err, directory.ErrInvalid):
+		return whmapi.Fail(invalidText(err)), nil
+	case err != nil:
+		return whmapi.Envelope{}, err
+	}
+	acct, err := d.Dir.GetAccount(ctx, user)
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	if err := d.notes().Put(ctx, acct, Notes{Plan: plan, ContactEmail: contact}); err != nil {
+		return whmapi.Envelope{}, err
+	}
+	env := whmapi.OK(map[string]any{
+		"ip":               nil,
+		"nameserver":       nil,
+		"nameserver2":      nil,
+		"nameserver3":      nil,
+		"nameserver4":      nil,
+		"nameservera":      nil,
+		"nameservera2":     nil,
+		"nameservera3":     nil,
+		"nameservera4":     nil,
+		"nameserverentry":  nil,
+		"nameserverentry2": nil,
+		"nameserverentry3": nil,
+		"nameserverentry4": nil,
+		"package":          plan,
+	})
+	env.Metadata.Reason = "Account Creation Ok"
+	return env, nil
+}
+
+// ---- listaccts, accountsummary ----
+
+var searchTypes = []string{"domain", "owner", "user", "ip", "package"}
+
+// matcher returns the search predicate of listaccts' search, searchtype
+// and searchmethod. search is a Go RE2 regular expression (cPanel: PCRE),
+// matched case-insensitively because users and domains are lower-case;
+// searchmethod=exact compares whole values instead. searchtype defaults to
+// "user" when only search is given. "domain" matches any of the account's
+// domains; "ip" never matches (uapid has no IP addresses).
+func matcher(args *uapi.Args) (func(a directory.Account, n Notes) bool, *whmapi.Envelope) {
+	search, _ := args.Get("search")
+	stype, _ := args.Get("searchtype")
+	method, _ := args.Get("searchmethod")
+	if stype != "" && !slices.Contains(searchTypes, stype) {
+		return nil, fail("The “searchtype” parameter must be one of “domain”, “owner”, “user”, “ip”, or “package”.")
+	}
+	if method != "" && method != "exact" && method != "regex" {
+		return nil, fail("The “searchmethod” parameter must be “exact” or “regex”.")
+	}
+	if search == "" {
+		return func(directory.Account, Notes) bool { return true }, nil
+	}
+	if stype == "" {
+		stype = "user"
+	}
+	var match func(string) bool
+	if method == "exact" {
+		match = func(v string) bool { return strings.EqualFold(v, search) }
+	} else {
+		re, err := regexp.Compile("(?i)" + search)
+		if err != nil {
+			return nil, fail("The “search” parameter is not a valid regular expression: " + err.Error())
+		}
+		match = re.MatchString
+	}
+	return func(a directory.Account, n Notes) bool {
+		switch stype {
+		case "user":
+			return match(a.User)
+		case "owner":
+			return match(a.Owner)
+		case "domain":
+			return slices.ContainsFunc(a.Domains, match)
+		case "package":
+			p := n.Plan
+			if p == "" {
+				p = defaultPlan
+			}
+			return match(p)
+		}
+		return false
+	}, nil
+}
+
+// want restricts entries to the comma-separated fields of "want".
+func want(args *uapi.Args, e map[string]any) map[string]any {
+	w, _ := args.Get("want")
+	if w == "" {
+		return e
+	}
+	out := map[string]any{}
+	for _, k := range strings.Split(w, ",") {
+		if v, ok := e[strings.TrimSpace(k)]; ok {
+			out[strings.TrimSpace(k)] = v
+		}
+	}
+	return out
+}
+
+// listaccts lists the accounts the caller sees (root: all; a reseller: the
+// ones it owns), sorted by user, as data.acct; search, searchtype,
+// searchmethod and want filter as cPanel documents (see matcher and entry).
+func (d *Deps) listaccts(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	match, f := matcher(args)
+	if f != nil {
+		return *f, nil
+	}
+	all, err := d.Dir.ListAccounts(ctx)
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	var accts []directory.Account
+	for _, a := range all {
+		if visible(c, a) {
+			accts = append(accts, a)
+		}
+	}
+	slices.SortFunc(accts, func(a, b directory.Account) int { return strings.Compare(a.User, b.User) })
+	notes, err := d.notes().Lookup(ctx, accts)
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	list := make([]map[string]any, 0, len(accts))
+	for _, a := range accts {
+		if match(a, notes[a.User]) {
+			list = append(list, want(args, entry(a, notes[a.User])))
+		}
+	}
+	return whmapi.OK(map[string]any{"acct": list}), nil
+}
+
+// accountsummary answers one account, named by user or (when user is
+// absent) by any of its domains, as data.acct with one entry.
+func (d *Deps) accountsummary(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	userArg, _ := args.Get("user")
+	domainArg, _ := args.Get("domain")
+	var name string
+	switch {
+	case userArg != "":
+		name = strings.ToLower(userArg)
+	case domainArg != "":
+		owner, err := d.Dir.DomainOwner(ctx, strings.ToLower(domainArg))
+		if errors.Is(err, directory.ErrNotFound) {
+			return whmapi.Fail("No account owns the domain “" + domainArg + "”."), nil
+		}
+		if err != nil {
+			return whmapi.Envelope{}, err
+		}
+		name = owner
+	default:
+		return whmapi.Fail("Provide the “user” or the “domain” parameter."), nil
+	}
+	acct, err := d.Dir.GetAccount(ctx, name)
+	if errors.Is(err, directory.ErrNotFound) {
+		return *noAccount(name), nil
+	}
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	if !visible(c, acct) {
+		label := userArg
+		if label == "" {
+			label = acct.User
+		}
+		return *fail("You do not have permission to manage the account “" + label + "”."), nil
+	}
+	notes, err := d.notes().Lookup(ctx, []directory.Account{acct})
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	return whmapi.OK(map[string]any{"acct": []map[string]any{entry(acct, notes[acct.User])}}), nil
+}
+
+// ---- suspendacct, unsuspendacct ----
+
+// suspendacct suspends an account (user; reason, default "Unknown" as in
+// cPanel; disallowun=1 lets only root unsuspend it; leave-ftp-accts-enabled
+// is accepted). The account can no longer authenticate, and all its
+// sessions (its mailboxes' too) end at once, which drops their temporary
+// database users. Suspending a suspended account updates the reason; a
+// reseller cannot touch a suspension root locked.
+func (d *Deps) suspendacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	if f := required(args, "user"); f != nil {
+		return *f, nil
+	}
+	name, _ := args.Get("user")
+	acct, f, err := d.managed(ctx, c, name)
+	if err != nil || f != nil {
+		return deref(f), err
+	}
+	lock, f := boolArg(args, "disallowun")
+	if f != nil {
+		return *f, nil
+	}
+	reason, _ := args.Get("reason")
+	if reason == "" {
+		reason = "Unknown"
+	}
+	notes, err := d.notes().Lookup(ctx, []directory.Account{acct})
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	n := notes[acct.User]
+	if acct.Suspended && n.Suspension != nil && n.Suspension.Locked && c.User != directory.RootUser {
+		return whmapi.Fail(lockedText(acct.User)), nil
+	}
+	n.Suspension = &Suspension{Reason: reason, Time: d.now(), Locked: lock}
+	if err := d.notes().Put(ctx, acct, n); err != nil {
+		return whmapi.Envelope{}, err
+	}
+	if err := d.Dir.SetAccountSuspended(ctx, acct.User, true); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return *noAccount(name), nil
+		}
+		return whmapi.Envelope{}, err
+	}
+	if err := d.endSessions(ctx, acct.User, "", "account suspended"); err != nil {
+		return whmapi.Envelope{}, err
+	}
+	return whmapi.OK(nil), nil
+}
+
+func lockedText(user string) string {
+	return "Only root can unsuspend the account “" + user + "”: root locked its suspension."
+}
+
+func deref(f *whmapi.Envelope) whmapi.Envelope {
+	if f == nil {
+		return whmapi.Envelope{}
+	}
+	return *f
+}
+
+// unsuspendacct lifts a suspension (user; retain-service-proxies is
+// accepted). Unsuspending an account that is not suspended succeeds.
+func (d *Deps) unsuspendacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	if f := required(args, "user"); f != nil {
+		return *f, nil
+	}
+	name, _ := args.Get("user")
+	acct, f, err := d.managed(ctx, c, name)
+	if err != nil || f != nil {
+		return deref(f), err
+	}
+	notes, err := d.notes().Lookup(ctx, []directory.Account{acct})
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	n := notes[acct.User]
+	if acct.Suspended && n.Suspension != nil && n.Suspension.Locked && c.User != directory.RootUser {
+		return whmapi.Fail(lockedText(acct.User)), nil
+	}
+	if err := d.Dir.SetAccountSuspended(ctx, acct.User, false); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return *noAccount(name), nil
+		}
+		return whmapi.Envelope{}, err
+	}
+	if n.Suspension != nil {
+		n.Suspension = nil
+		if err := d.notes().Put(ctx, acct, n); err != nil {
+			return whmapi.Envelope{}, err
+		}
+	}
+	return whmapi.OK(nil), nil
+}
+
+// ---- removeacct ----
+
+// removeacct removes an account with its mailboxes and tokens (username,
+// or the deprecated user; keepdns is accepted). It ends the account's
+// sessions first (dropping their temporary database users), removes the
+// account, and ends any session that started meanwhile. A reseller that
+// still owns other accounts cannot be removed. reason is "<user> account
+// removed", as cPanel's.
+func (d *Deps) removeacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	param := "username"
+	if !args.Has("username") && args.Has("user") {
+		param = "user"
+	}
+	if f := required(args, param); f != nil {
+		return *f, nil
+	}
+	name, _ := args.Get(param)
+	acct, f, err := d.managed(ctx, c, name)
+	if err != nil || f != nil {
+		return deref(f), err
+	}
+	if acct.Reseller {
+		all, err := d.Dir.ListAccounts(ctx)
+		if err != nil {
+			return whmapi.Envelope{}, err
+		}
+		var owned []string
+		for _, a := range all {
+			if a.Owner == acct.User && a.User != acct.User {
+				owned = append(owned, a.User)
+			}
+		}
+		if len(owned) > 0 {
+			return whmapi.Fail(stillOwns(acct.User, owned)), nil
+		}
+	}
+	if err := d.endSessions(ctx, acct.User, "", "account removed"); err != nil {
+		return whmapi.Envelope{}, err
+	}
+	err = d.Dir.RemoveAccount(ctx, acct.User)
+	switch {
+	case errors.Is(err, directory.ErrNotFound):
+		return *noAccount(name), nil
+	case errors.Is(err, directory.ErrInvalid):
+		return whmapi.Fail(invalidText(err)), nil
+	case err != nil:
+		return whmapi.Envelope{}, err
+	}
+	if err := d.endSessions(ctx, acct.User, "", "account removed"); err != nil {
+		return whmapi.Envelope{}, err
+	}
+	if err := d.notes().Delete(ctx, acct.User); err != nil {
+		return whmapi.Envelope{}, err
+	}
+	env := whmapi.OK(nil)
+	env.Metadata.Reason = acct.User + " account removed"
+	return env, nil
+}
+
+func stillOwns(user string, owned []string) string {
+	const max = 5
+	q := make([]string, 0, max+1)
+	for i, o := range owned {
+		if i == max {
+			q = append(q, "and "+strconv.Itoa(len(owned)-max)+" more")
+			break
+		}
+		q = append(q, "“"+o+"”")
+	}
+	return "The reseller “" + user + "” still owns accounts (" + strings.Join(q, ", ") + "); remove them or give them another owner first."
+}
+
+// ---- passwd ----
+
+// passwd sets the password of a cPanel account (user, password;
+// db_pass_update, digestauth and enabledigest are accepted) and ends the
+// account user's own sessions (its mailboxes keep theirs: they have their
+// own passwords). Root may also set root's password. data.app lists
+// "system", the one password uapid keeps per account; reason is cPanel's
+// "Password changed for user “<user>”.".
+func (d *Deps) passwd(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	if f := required(args, "user", "password"); f != nil {
+		return *f, nil
+	}
+	name, _ := args.Get("user")
+	pw, _ := args.Get("password")
+	user := strings.ToLower(name)
+	if user == directory.RootUser && c.User == directory.RootUser {
+		if msg := email.PasswordProblem(pw); msg != "" {
+			return whmapi.Fail(msg), nil
+		}
+		hash, err := passwd.Hash(pw)
+		if err != nil {
+			return whmapi.Envelope{}, err
+		}
+		if err := d.Dir.SetRootPasswordHash(ctx, hash); err != nil {
+			return whmapi.Envelope{}, err
+		}
+		if err := d.endSessions(ctx, directory.RootUser, directory.RootUser, "password changed"); err != nil {
+			return whmapi.Envelope{}, err
+		}
+		return passwordChanged(directory.RootUser), nil
+	}
+	acct, f, err := d.managed(ctx, c, name)
+	if err != nil || f != nil {
+		return deref(f), err
+	}
+	if msg := email.PasswordProblem(pw); msg != "" {
+		return whmapi.Fail(msg), nil
+	}
+	hash, err := passwd.Hash(pw)
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	if err := d.Dir.SetAccountPasswordHash(ctx, acct.User, hash); err != nil {
+		if errors.Is(err, directory.ErrNotFound) {
+			return *noAccount(name), nil
+		}
+		return whmapi.Envelope{}, err
+	}
+	if err := d.endSessions(ctx, acct.User, acct.User, "password changed"); err != nil {
+		return whmapi.Envelope{}, err
+	}
+	return passwordChanged(acct.User), nil
+}
+
+func passwordChanged(user string) whmapi.Envelope {
+	env := whmapi.OK(map[string]any{"app": []string{"system"}})
+	env.Metadata.Reason = "Password changed for user “" + user + "”."
+	return env
+}
+
+// ---- api_token_create, api_token_revoke ----
+
+// numbered returns the values of name and of name-0, name-1, … (cPanel's
+// way of passing lists to WHM API 1), in that order.
+func numbered(args *uapi.Args, name string) []string {
+	out := args.List(name)
+	type kv struct {
+		n int
+		v []string
+	}
+	var extra []kv
+	for _, k := range args.Keys() {
+		rest, ok := strings.CutPrefix(k, name+"-")
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(rest)
+		if err != nil || n < 0 {
+			continue
+		}
+		extra = append(extra, kv{n, args.List(k)})
+	}
+	slices.SortFunc(extra, func(a, b kv) int { return a.n - b.n })
+	for _, e := range extra {
+		out = append(out, e.v...)
+	}
+	return out
+}
+
+// apiTokenCreate creates an API token for the caller (root or the
+// reseller). Arguments: token_name (required), expires_at (unix time; 0 or
+// absent: never), whitelist_ip / whitelist_ip-N (addresses or CIDR ranges
+// the token works from), acl / acl-N (accepted and ignored: uapid tokens
+// carry all of their owner's privileges, so data.acls is ["all"]). data:
+// name, token (shown only here), create_time, expires_at (null: never),
+// acls, whitelist_ips (null: any address).
+func (d *Deps) apiTokenCreate(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	if f := required(args, "token_name"); f != nil {
+		return *f, nil
+	}
+	name, _ := args.Get("token_name")
+	if msg := tokens.NameProblem(name); msg != "" {
+		return whmapi.Fail(msg), nil
+	}
+	now := d.now()
+	v, _ := args.Get("expires_at")
+	expires, msg := tokens.ExpiresAt("expires_at", v, now)
+	if msg != "" {
+		return whmapi.Fail(strings.Replace(msg, "argument", "parameter", 1)), nil
+	}
+	var allow []netip.Prefix
+	var shown []string
+	for _, s := range numbered(args, "whitelist_ip") {
+		if s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, err2 := netip.ParseAddr(s)
+			if err2 != nil || a.Zone() != "" {
+				return whmapi.Fail("“" + s + "” is not a valid IP address or CIDR range."), nil
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		p = p.Masked()
+		allow = append(allow, p)
+		shown = append(shown, s)
+	}
+	t, secret, err := d.Tokens.Issue(ctx, c.User, name, expires, allow, now)
+	if errors.Is(err, tokens.ErrNameTaken) {
+		return whmapi.Fail(tokens.TakenText(name)), nil
+	}
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	d.Audit.Log(ctx, audit.Event{Event: audit.TokenCreate, Actor: c.User, Method: "api_token_create",
+		Target: c.User, SecretFP: audit.Fingerprint(secret), Reason: "name " + name})
+	var ips any
+	if len(shown) > 0 {
+		ips = shown
+	}
+	return whmapi.OK(map[string]any{
+		"name":          t.Name,
+		"token":         secret,
+		"create_time":   t.CreatedAt.Unix(),
+		"expires_at":    tokens.Unix(t.ExpiresAt),
+		"acls":          []string{"all"},
+		"whitelist_ips": ips,
+	}), nil
+}
+
+// apiTokenRevoke revokes tokens of the caller: token_name, and
+// token_name-1, token_name-2, … for several at once. Every named token
+// must exist, else nothing is revoked and the reason names the first
+// missing one.
+func (d *Deps) apiTokenRevoke(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	names := numbered(args, "token_name")
+	names = slices.DeleteFunc(names, func(s string) bool { return s == "" })
+	if len(names) == 0 {
+		return whmapi.Fail("The “token_name” parameter is required."), nil
+	}
+	existing, err := d.Dir.ListTokens(ctx, c.User)
+	if err != nil {
+		return whmapi.Envelope{}, err
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(existing, func(t directory.Token) bool { return t.Name == n }) {
+			return whmapi.Fail("The API token “" + n + "” does not exist."), nil
+		}
+	}
+	for _, n := range names {
+		err := d.Dir.RevokeToken(ctx, c.User, n)
+		switch {
+		case err == nil:
+			d.Audit.Log(ctx, audit.Event{Event: audit.TokenRevoke, Actor: c.User, Method: "api_token_revoke",
+				Target: c.User, Reason: "name " + n})
+		case !errors.Is(err, directory.ErrNotFound):
+			return whmapi.Envelope{}, err
+		}
+	}
+	return whmapi.OK(nil), nil
+}
