@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -207,8 +206,6 @@ func (s *Server) adminHandler() http.Handler {
 	})
 	return mux
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // BoundPort returns the port the TLS listener of service is bound to (0 when
 // it is off).

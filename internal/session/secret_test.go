@@ -260,8 +260,8 @@ func FuzzParseLoginSecret(f *testing.F) {
 				t.Fatalf("ParseLoginSecret(%q) accepted %q, %q", s, u, tag)
 			}
 		}
-		session.ParseCookieSecret(s)
-		session.TokenFromPath(s)
+		_, _ = session.ParseCookieSecret(s)
+		_, _, _ = session.TokenFromPath(s)
 		if !session.ValidUserPart(user) {
 			return
 		}

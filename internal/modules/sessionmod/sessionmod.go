@@ -114,13 +114,6 @@ func (d *Deps) ownedMailbox(ctx context.Context, c uapi.Caller, login, domain st
 	return directory.Mailbox{}, false, nil
 }
 
-// sessionArgs are the shared optional arguments after validation.
-type sessionArgs struct {
-	locale    string
-	remote    netip.Addr
-	returnURL string
-}
-
 // remoteAddress applies rule 3 of SPEC §3.1; msg is non-empty on failure.
 func remoteAddress(c *uapi.Call) (netip.Addr, string) {
 	if v, _ := c.Args.Get("remote_address"); v != "" {
