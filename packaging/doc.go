@@ -1,0 +1,5 @@
+// Package packaging holds no code: the directory has the files to install
+// uapid as a service (uapid.service, uapid.sysusers.conf and
+// config.sample.yaml, the sample /etc/uapid/config.yaml). Its test keeps
+// them in step with the options of internal/config.
+package packaging
