@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -26,7 +24,6 @@ import (
 	"github.com/uapid/uapid/internal/fixture"
 	"github.com/uapid/uapid/internal/metrics"
 	"github.com/uapid/uapid/internal/session"
-	"github.com/uapid/uapid/internal/sqlite"
 	"github.com/uapid/uapid/internal/tempdb"
 	"github.com/uapid/uapid/internal/uapi"
 	"github.com/uapid/uapid/internal/whmapi"
@@ -55,7 +52,10 @@ type App struct {
 	// sessions; TempDB.Configured() is false without a database server.
 	TempDB *tempdb.Manager
 
-	db *sql.DB
+	// stores are the backends (stores.go); db is the SQLite database when
+	// the --store is SQLite, nil otherwise.
+	stores *stores
+	db     *sql.DB
 
 	portsMu sync.Mutex
 	bound   map[string]int
@@ -95,53 +95,25 @@ func (a *App) PublicPort(service string) int {
 }
 
 // Open opens the stores named by cfg (creating the data directory and the
-// SQLite file on first use), applies migrations, and registers the modules.
+// SQLite file on first use; PostgreSQL and Redis with --store postgres://…
+// and --session-store, see stores.go), applies migrations, and registers
+// the modules.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	kind, loc, err := cfg.StoreKind()
+	st, err := openStores(ctx, cfg) // see stores.go
 	if err != nil {
 		return nil, err
 	}
-	if kind != config.KindSQLite {
-		return nil, fmt.Errorf("the %s store is not available in this version of uapid; use the default SQLite store", kind)
-	}
-	if cfg.SessionStore != "" {
-		return nil, fmt.Errorf("--session-store is not available in this version of uapid; sessions live in the --store")
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create data directory: %v", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create store directory: %v", err)
-	}
-	db, err := sqlite.Open(loc)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := directory.NewSQLite(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open directory: %w", err)
-	}
-	sessions, err := session.NewSQLite(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open session store: %w", err)
-	}
+	dir, sessions, ledger := st.dir, st.sessions, st.ledger
 	auditLog, err := audit.Open(cfg.AuditLog)
 	if err != nil {
-		db.Close()
+		st.Close()
 		return nil, fmt.Errorf("--audit-log: %w", err)
-	}
-	ledger, err := tempdb.NewSQLiteLedger(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open temporary-user ledger: %w", err)
 	}
 	tm := &tempdb.Manager{Ledger: ledger, Log: log}
 	if cfg.MySQLDSN != "" {
 		s, err := tempdb.NewMySQL(cfg.MySQLDSN)
 		if err != nil {
-			db.Close()
+			st.Close()
 			return nil, fmt.Errorf("--mysql-dsn: %w", err)
 		}
 		tm.Servers = append(tm.Servers, s)
@@ -150,7 +122,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		s, err := tempdb.NewPostgres(cfg.PostgresAdminDSN)
 		if err != nil {
 			closeServers(tm)
-			db.Close()
+			st.Close()
 			return nil, fmt.Errorf("--postgres-admin-dsn: %w", err)
 		}
 		tm.Servers = append(tm.Servers, s)
@@ -189,7 +161,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 			Allow: cfg.BruteforceAllow, IPMax: cfg.BruteforceIPMax, UserMax: cfg.BruteforceUserMax,
 			Window: cfg.BruteforceWindow, Ban: cfg.BruteforceBan,
 		}),
-		db: db,
+		stores: st,
+		db:     st.sqlite,
 	}
 	a.Limiter.OnBlock = func(b bruteforce.Block) {
 		log.Warn("brute-force block", "kind", b.Kind, "key", b.Key, "until", b.Until.UTC().Format(time.RFC3339))
@@ -221,7 +194,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 func (a *App) Close() error {
 	closeServers(a.TempDB)
 	a.Audit.Close()
-	return a.db.Close()
+	return a.stores.Close()
 }
 
 func closeServers(tm *tempdb.Manager) {
@@ -270,5 +243,5 @@ func (a *App) SweepTempUsers(ctx context.Context) (int, error) {
 	})
 }
 
-// Ping reports whether the store answers.
-func (a *App) Ping(ctx context.Context) error { return a.db.PingContext(ctx) }
+// Ping reports whether every store answers (the readiness of /readyz).
+func (a *App) Ping(ctx context.Context) error { return a.stores.Ping(ctx) }

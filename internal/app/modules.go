@@ -39,7 +39,7 @@ func registerModules(a *App) {
 	whmacct.Register(a.WHM, &whmacct.Deps{
 		Dir:      a.Dir,
 		Sessions: a.Sessions,
-		Notes:    whmacct.NewSQLiteNotes(a.db),
+		Notes:    whmNotes(a),
 		Tokens:   tokenIssuer,
 		Audit:    a.Audit,
 		Locales:  a.Config.Locales,
@@ -58,4 +58,14 @@ func (t tempUsers) Create(ctx context.Context, r session.Record) error {
 			Target: r.Account, SessionID: r.ID, SecretFP: audit.Fingerprint(r.TempUser)})
 	}
 	return err
+}
+
+// whmNotes is where WHM's account functions keep plans, contact addresses and
+// suspension reasons: the SQLite store, or nowhere with a shared store (the
+// functions then report cPanel's defaults for them).
+func whmNotes(a *App) whmacct.NoteStore {
+	if a.db == nil {
+		return nil
+	}
+	return whmacct.NewSQLiteNotes(a.db)
 }

@@ -55,6 +55,16 @@ type Config struct {
 	Store        string
 	SessionStore string
 
+	// SecretKeyFile names the file holding the key (32 bytes, base64 or
+	// hex) that encrypts secrets at rest in a shared store (PostgreSQL,
+	// Redis); SecretKeyOldFile the previous key, used only to decrypt
+	// (rotation). SecretKey and SecretKeyOld are keys given directly in the
+	// environment (UAPID_SECRET_KEY, UAPID_SECRET_KEY_OLD) — never as a flag
+	// or config-file key, so that no key shows in a process list or a
+	// shared config file.
+	SecretKeyFile, SecretKeyOldFile string
+	SecretKey, SecretKeyOld         Secret
+
 	LoginTTL    time.Duration
 	IdleTimeout time.Duration
 	MaxAge      time.Duration
@@ -219,7 +229,9 @@ var options = []option{
 	{"tls-cert", "", "PEM certificate chain for the TLS listeners (default: self-signed, generated once into the data directory)", str(func(c *Config) *string { return &c.TLSCert })},
 	{"tls-key", "", "PEM private key for --tls-cert", str(func(c *Config) *string { return &c.TLSKey })},
 	{"store", "", "directory and session store: sqlite path or URL (default: <data>/uapid.db)", str(func(c *Config) *string { return &c.Store })},
-	{"session-store", "", "separate session store URL (default: the --store)", str(func(c *Config) *string { return &c.SessionStore })},
+	{"session-store", "", "separate session store URL: redis://, rediss://, redis+sentinel://… or postgres://… (default: the --store)", str(func(c *Config) *string { return &c.SessionStore })},
+	{"secret-key-file", "", "file with the key that encrypts secrets in a shared store (32 bytes, base64 or hex; or set UAPID_SECRET_KEY to the key)", str(func(c *Config) *string { return &c.SecretKeyFile })},
+	{"secret-key-old-file", "", "file with the previous key, for decryption only while rotating (or set UAPID_SECRET_KEY_OLD)", str(func(c *Config) *string { return &c.SecretKeyOldFile })},
 	{"login-ttl", "300s", "how long a created session can be used to log in", dur(func(c *Config) *time.Duration { return &c.LoginTTL })},
 	{"idle-timeout", "15m", "a logged-in session ends after this long without use", dur(func(c *Config) *time.Duration { return &c.IdleTimeout })},
 	{"max-age", "24h", "a logged-in session ends this long after its creation in any case", dur(func(c *Config) *time.Duration { return &c.MaxAge })},
@@ -412,6 +424,7 @@ func Load(v *Values, getenv func(string) string) (*Config, error) {
 			return nil, fmt.Errorf("invalid %s: %v", src, err)
 		}
 	}
+	c.SecretKey, c.SecretKeyOld = Secret(getenv("UAPID_SECRET_KEY")), Secret(getenv("UAPID_SECRET_KEY_OLD"))
 	if err := c.finish(srcs); err != nil {
 		return nil, err
 	}
@@ -497,7 +510,20 @@ func (c *Config) finish(srcs map[string]string) error {
 		}
 		return fmt.Errorf("invalid %s: --tls-cert and --tls-key must be given together (--%s is not set)", srcs[given], missing)
 	}
-	for _, f := range []struct{ name, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"fixture", c.Fixture}} {
+	for _, k := range []struct {
+		file, env, path string
+		key             Secret
+	}{{"secret-key-file", "UAPID_SECRET_KEY", c.SecretKeyFile, c.SecretKey}, {"secret-key-old-file", "UAPID_SECRET_KEY_OLD", c.SecretKeyOldFile, c.SecretKeyOld}} {
+		// An empty setting (as in the sample config) does not count.
+		if k.key != "" && k.path != "" {
+			return fmt.Errorf("invalid environment variable %s: the key is also given by %s; give it once", k.env, srcs[k.file])
+		}
+	}
+	if (c.SecretKeyOld != "" || c.SecretKeyOldFile != "") && c.SecretKey == "" && c.SecretKeyFile == "" {
+		return errors.New("invalid keys: an old key (--secret-key-old-file or UAPID_SECRET_KEY_OLD) needs the current key (--secret-key-file or UAPID_SECRET_KEY)")
+	}
+	for _, f := range []struct{ name, path string }{{"tls-cert", c.TLSCert}, {"tls-key", c.TLSKey}, {"fixture", c.Fixture},
+		{"secret-key-file", c.SecretKeyFile}, {"secret-key-old-file", c.SecretKeyOldFile}} {
 		if f.path == "" {
 			continue
 		}
@@ -550,6 +576,16 @@ func (c *Config) finish(srcs map[string]string) error {
 	return nil
 }
 
+// Secret is configuration text that must never be shown: it prints as
+// "[redacted]" (also inside a printed Config).
+type Secret string
+
+// String implements fmt.Stringer.
+func (Secret) String() string { return "[redacted]" }
+
+// GoString implements fmt.GoStringer.
+func (Secret) GoString() string { return `"[redacted]"` }
+
 // Store kinds.
 const (
 	KindSQLite   = "sqlite"
@@ -586,9 +622,23 @@ func storeKind(s, dataDir string) (kind, location string, err error) {
 	}
 }
 
+// SessionStoreKind returns the kind of --session-store (KindRedis or
+// KindPostgres), or "" when sessions live in the --store.
+func (c *Config) SessionStoreKind() (string, error) {
+	if c.SessionStore == "" {
+		return "", nil
+	}
+	k, err := sessionStoreKind(c.SessionStore)
+	if err != nil {
+		return "", fmt.Errorf("invalid --session-store: %v", err)
+	}
+	return k, nil
+}
+
 func sessionStoreKind(s string) (string, error) {
 	switch {
-	case strings.HasPrefix(s, "redis://"), strings.HasPrefix(s, "rediss://"):
+	case strings.HasPrefix(s, "redis://"), strings.HasPrefix(s, "rediss://"),
+		strings.HasPrefix(s, "redis+sentinel://"), strings.HasPrefix(s, "rediss+sentinel://"), strings.HasPrefix(s, "unix://"):
 		return KindRedis, nil
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
 		return KindPostgres, nil
