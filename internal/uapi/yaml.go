@@ -68,9 +68,21 @@ func writeYAMLNode(b *bytes.Buffer, g any, indent int) {
 			return
 		}
 		b.WriteString(" \n")
+		var key bytes.Buffer
 		for _, k := range sortedKeys(t) {
+			key.Reset()
+			writeYAMLString(&key, k, true)
 			writeIndent(b, indent)
-			writeYAMLString(b, k, true)
+			if key.Len() > maxImplicitKey {
+				// YAML allows at most 1024 characters in an implicit
+				// ("key: value") key; longer ones use the explicit form.
+				b.WriteString("? ")
+				b.Write(key.Bytes())
+				b.WriteByte('\n')
+				writeIndent(b, indent)
+			} else {
+				b.Write(key.Bytes())
+			}
 			b.WriteByte(':')
 			writeYAMLNode(b, t[k], indent+2)
 		}
@@ -103,6 +115,9 @@ func writeYAMLNode(b *bytes.Buffer, g any, indent int) {
 		b.WriteString(" ~\n")
 	}
 }
+
+// maxImplicitKey is the longest key YAML allows in the implicit form.
+const maxImplicitKey = 1024
 
 type yamlStyle int
 
