@@ -214,12 +214,12 @@ func (a *App) sessionEnded(ctx context.Context, r session.Record, reason string)
 		return
 	}
 	if !a.TempDB.Configured() {
-		a.Log.Warn("a session with a temporary database user ended, but no database server is configured to drop it; it stays recorded until one is",
+		a.Log.WarnContext(ctx, "a session with a temporary database user ended, but no database server is configured to drop it; it stays recorded until one is",
 			"session_id", r.ID, "account", r.Account, "reason", reason)
 		return
 	}
 	if err := a.TempDB.Drop(context.WithoutCancel(ctx), r.TempUser); err != nil {
-		a.Log.Error("temporary database user not dropped; the sweeper will retry",
+		a.Log.ErrorContext(ctx, "temporary database user not dropped; the sweeper will retry",
 			"session_id", r.ID, "account", r.Account, "reason", reason, "error", err.Error())
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/uapid/uapid/internal/app"
 	"github.com/uapid/uapid/internal/config"
+	"github.com/uapid/uapid/internal/reqctx"
 	"github.com/uapid/uapid/internal/server"
 )
 
@@ -104,7 +105,7 @@ func newLogger(cfg *config.Config, env *Env) *slog.Logger {
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(env.Stderr, opts))
+		return slog.New(reqctx.Handler{Handler: slog.NewJSONHandler(env.Stderr, opts)})
 	}
-	return slog.New(slog.NewTextHandler(env.Stderr, opts))
+	return slog.New(reqctx.Handler{Handler: slog.NewTextHandler(env.Stderr, opts)})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/auth"
+	"github.com/uapid/uapid/internal/reqctx"
 	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/uapi"
 )
@@ -20,8 +21,7 @@ import (
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
-	routeKey
+	routeKey ctxKey = iota
 )
 
 // route labels a request for metrics: bounded names only (registered
@@ -36,8 +36,7 @@ func setRoute(r *http.Request, module, function string) {
 
 // RequestID returns the id of the request ctx belongs to ("" outside one).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	return reqctx.ID(ctx)
 }
 
 // handler returns the handler of one listener.
@@ -80,7 +79,7 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 		start := time.Now()
 		id := uapi.NewErrorID() + uapi.NewErrorID()
 		rl := &routeLabels{module: "other", function: "other"}
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx := reqctx.With(r.Context(), id)
 		ctx = context.WithValue(ctx, routeKey, rl)
 		ctx = audit.WithRequest(ctx, audit.Request{Client: s.clientAddr(r).String(), UserAgent: r.UserAgent(), Service: service})
 		r = r.WithContext(ctx)

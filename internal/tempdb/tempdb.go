@@ -209,7 +209,7 @@ func (m *Manager) Create(ctx context.Context, u User) error {
 	log := m.log().With("account", u.Account, "session", u.SessionID, "user_fp", fp)
 
 	if err := m.Ledger.Record(ctx, u); err != nil {
-		log.Error("temporary database user not recorded", "err", err)
+		log.ErrorContext(ctx, "temporary database user not recorded", "err", err)
 		return fmt.Errorf("tempdb: record temporary user %s: %w", fp, err)
 	}
 	var tried []Server
@@ -227,13 +227,13 @@ func (m *Manager) Create(ctx context.Context, u User) error {
 		_, ok, err := m.recorded(ctx, u.Name)
 		switch {
 		case err != nil:
-			log.Warn("temporary database user: could not re-check the ledger", "err", err)
+			log.WarnContext(ctx, "temporary database user: could not re-check the ledger", "err", err)
 		case !ok:
 			createErr = ErrSessionEnded
 		}
 	}
 	if createErr == nil {
-		log.Info("temporary database user created", "servers", kinds(m.Servers))
+		log.InfoContext(ctx, "temporary database user created", "servers", kinds(m.Servers))
 		return nil
 	}
 
@@ -251,11 +251,11 @@ func (m *Manager) Create(ctx context.Context, u User) error {
 		}
 	}
 	if len(dropErrs) > 0 {
-		log.Error("temporary database user creation failed and was not fully undone; the ledger entry is kept",
+		log.ErrorContext(ctx, "temporary database user creation failed and was not fully undone; the ledger entry is kept",
 			"err", createErr, "cleanup_err", errors.Join(dropErrs...))
 		return errors.Join(createErr, fmt.Errorf("tempdb: undo temporary user %s: %w", fp, errors.Join(dropErrs...)))
 	}
-	log.Error("temporary database user creation failed and was undone", "err", createErr)
+	log.ErrorContext(ctx, "temporary database user creation failed and was undone", "err", createErr)
 	return createErr
 }
 
@@ -287,14 +287,14 @@ func (m *Manager) Drop(ctx context.Context, name string) error {
 	}
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		log.Error("temporary database user not dropped; the ledger entry is kept for the sweeper", "err", err)
+		log.ErrorContext(ctx, "temporary database user not dropped; the ledger entry is kept for the sweeper", "err", err)
 		return err
 	}
 	if err := m.Ledger.Remove(ctx, name); err != nil {
-		log.Error("temporary database user dropped but not removed from the ledger", "err", err)
+		log.ErrorContext(ctx, "temporary database user dropped but not removed from the ledger", "err", err)
 		return fmt.Errorf("tempdb: remove temporary user %s from the ledger: %w", fp, err)
 	}
-	log.Info("temporary database user dropped")
+	log.InfoContext(ctx, "temporary database user dropped")
 	return nil
 }
 
@@ -325,7 +325,7 @@ func (m *Manager) Sweep(ctx context.Context, live func(ctx context.Context, sess
 		if ok {
 			continue
 		}
-		m.log().Info("temporary database user's session is gone; dropping it",
+		m.log().InfoContext(ctx, "temporary database user's session is gone; dropping it",
 			"account", e.Account, "session", e.SessionID, "user_fp", Fingerprint(e.Name))
 		if err := m.Drop(ctx, e.Name); err != nil {
 			errs = append(errs, err)
@@ -335,7 +335,7 @@ func (m *Manager) Sweep(ctx context.Context, live func(ctx context.Context, sess
 	}
 	err = errors.Join(errs...)
 	if n > 0 || err != nil {
-		m.log().Info("temporary database user sweep", "dropped", n, "entries", len(entries), "err", err)
+		m.log().InfoContext(ctx, "temporary database user sweep", "dropped", n, "entries", len(entries), "err", err)
 	}
 	return n, err
 }

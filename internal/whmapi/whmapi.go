@@ -95,14 +95,14 @@ func (r *Registry) Dispatch(ctx context.Context, name, version string, c uapi.Ca
 	defer func() {
 		if v := recover(); v != nil {
 			id := uapi.NewErrorID()
-			r.log.Error("panic in WHM API function", "error_id", id, "function", name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			r.log.ErrorContext(ctx, "panic in WHM API function", "error_id", id, "function", name, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			env = Fail(uapi.GenericError(id))
 		}
 	}()
 	env, err := f(ctx, c, args)
 	if err != nil {
 		id := uapi.NewErrorID()
-		r.log.Error("WHM API function failed", "error_id", id, "function", name, "error", err.Error())
+		r.log.ErrorContext(ctx, "WHM API function failed", "error_id", id, "function", name, "error", err.Error())
 		return Fail(uapi.GenericError(id))
 	}
 	return env
