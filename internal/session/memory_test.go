@@ -105,8 +105,13 @@ func BenchmarkMemoryConsume(b *testing.B) {
 func benchRecords(n int) []session.Record {
 	now := time.Now()
 	out := make([]session.Record, n)
+	tokens := make(map[string]bool, n)
 	for i := range out {
 		r := sessiontest.NewRecord("alice")
+		for tokens[r.Token] { // 10^10 tokens: a million records collide
+			r.Token = session.NewToken()
+		}
+		tokens[r.Token] = true
 		r.CreatedAt, r.LastUsed, r.ExpiresAt = now, now, now.Add(5*time.Minute)
 		out[i] = r
 	}

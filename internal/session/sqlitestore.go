@@ -5,6 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -17,11 +21,20 @@ import (
 // (the server and the CLI) may use the same file at once: every guarantee of
 // Store rests on single statements that SQLite runs atomically under its
 // write lock, not on anything held in this process.
+//
+// Within a process, every write goes through one queue (see writer): the
+// writes waiting at the same time are run together in one transaction,
+// and each caller is answered only after that transaction has committed
+// (group commit). Concurrent writers of one process thus never compete for
+// SQLite's write lock (whose busy handler would make the losers sleep for
+// milliseconds), and one commit serves many writes, without weakening
+// durability: an answered Create is committed.
 type SQLite struct {
 	db *sql.DB
+	w  writer
 
-	insert, get, byLogin, byCookie, consume, touch *sql.Stmt
-	stmts                                          []*sql.Stmt
+	insert, get, byLogin, byCookie, consume, touch, stateStmt *sql.Stmt
+	stmts                                                     []*sql.Stmt
 }
 
 var _ Store = (*SQLite)(nil)
@@ -69,7 +82,7 @@ func NewSQLite(ctx context.Context, db *sql.DB) (*SQLite, error) {
 	if err := uapisqlite.Migrate(ctx, db, "sessions", sqliteMigrations); err != nil {
 		return nil, fmt.Errorf("session store: %w", err)
 	}
-	s := &SQLite{db: db}
+	s := &SQLite{db: db, w: writer{db: db}}
 	for _, p := range []struct {
 		dst   **sql.Stmt
 		query string
@@ -84,6 +97,7 @@ func NewSQLite(ctx context.Context, db *sql.DB) (*SQLite, error) {
 			RETURNING ` + sqlCols},
 		{&s.touch, `UPDATE sessions SET last_used = ?, expires_at = ?
 			WHERE id = ? AND expires_at > ?`},
+		{&s.stateStmt, `SELECT consumed, expires_at FROM sessions WHERE id = ?`},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -106,6 +120,134 @@ func (s *SQLite) Close() error {
 	}
 	s.stmts = nil
 	return first
+}
+
+// maxBatch bounds how many writes one transaction of the writer runs.
+const maxBatch = 256
+
+// writer runs the store's writes, in the order they arrive, in batches:
+// the first caller to find the queue empty becomes the leader, takes every
+// write queued by then (its own first), runs them in one IMMEDIATE
+// transaction and commits; then it answers the others of the batch and
+// hands the lead to the first write queued meanwhile. A write that finds a
+// leader at work waits. A lone write runs in autocommit mode, as without
+// the queue. Each write is answered only once its transaction committed,
+// so a write that succeeded is durable (WAL, synchronous=NORMAL) when its
+// caller hears of it.
+//
+// A failing write does not fail its batch: SQLite rolls back only the
+// failing statement of a constraint violation, and a write's own logical
+// failure (no row matched) changes nothing. If the transaction cannot be
+// begun or committed, every write of the batch gets that error.
+type writer struct {
+	db    *sql.DB
+	mu    sync.Mutex
+	queue []*writeReq
+	// txs counts the transactions run (a lone write's autocommit
+	// included), writes the writes: their ratio is the batching achieved.
+	txs, writes atomic.Int64
+}
+
+// writeFunc runs one write on q (a *sql.Tx of a batch, or the *sql.DB for
+// a lone write). It must not call the writer again.
+type writeFunc func(ctx context.Context, q querier) error
+
+// querier is what *sql.DB and *sql.Tx have in common, plus the way to use
+// a prepared statement on it.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   writeFunc
+	err  error
+	done bool          // guarded by writer.mu
+	wake chan struct{} // "done" or "you lead now"
+}
+
+// do queues fn and returns its error once its batch has committed.
+func (w *writer) do(ctx context.Context, fn writeFunc) error {
+	req := &writeReq{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	w.mu.Lock()
+	w.queue = append(w.queue, req)
+	lead := len(w.queue) == 1
+	w.mu.Unlock()
+	if !lead {
+		// Waiting does not give up on ctx: the leader may be running fn
+		// already. It checks ctx before it starts fn.
+		<-req.wake
+		w.mu.Lock()
+		done := req.done
+		w.mu.Unlock()
+		if done {
+			return req.err
+		}
+	}
+	// req is at the head of the queue: lead one batch. Yielding first lets
+	// goroutines that are about to queue a write (typically those just
+	// answered) join this batch rather than wait for the next one.
+	runtime.Gosched()
+	w.mu.Lock()
+	batch := slices.Clone(w.queue[:min(len(w.queue), maxBatch)])
+	w.mu.Unlock()
+	w.run(batch)
+	w.mu.Lock()
+	n := copy(w.queue, w.queue[len(batch):])
+	clear(w.queue[n:])
+	w.queue = w.queue[:n]
+	for _, r := range batch[1:] {
+		r.done = true
+		r.wake <- struct{}{}
+	}
+	if len(w.queue) > 0 {
+		w.queue[0].wake <- struct{}{} // the next leader
+	}
+	w.mu.Unlock()
+	return req.err
+}
+
+// run executes one batch. The statements run under a context that the
+// callers' cancellation does not reach: interrupting a statement inside a
+// transaction would roll back the whole batch.
+func (w *writer) run(batch []*writeReq) {
+	ctx := context.WithoutCancel(batch[0].ctx)
+	w.txs.Add(1)
+	w.writes.Add(int64(len(batch)))
+	if len(batch) == 1 {
+		r := batch[0]
+		if r.err = r.ctx.Err(); r.err == nil {
+			r.err = r.fn(ctx, w.db)
+		}
+		return
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		for _, r := range batch {
+			r.err = fmt.Errorf("session store: begin: %w", err)
+		}
+		return
+	}
+	for _, r := range batch {
+		if r.err = r.ctx.Err(); r.err == nil {
+			r.err = r.fn(ctx, tx)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		for _, r := range batch {
+			r.err = fmt.Errorf("session store: commit: %w", err)
+		}
+	}
+}
+
+// stmt returns st for use on q.
+func stmt(ctx context.Context, q querier, st *sql.Stmt) *sql.Stmt {
+	if tx, ok := q.(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st)
+	}
+	return st
 }
 
 // scanner is *sql.Row or *sql.Rows.
@@ -179,15 +321,19 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-// Create implements Store.
+// Create implements Store. It returns once the record is committed.
 func (s *SQLite) Create(ctx context.Context, r Record) error {
 	if err := validate(&r); err != nil {
 		return err
 	}
-	_, err := s.insert.ExecContext(ctx, r.ID, r.User, r.Account, r.Service, r.Token,
+	args := []any{r.ID, r.User, r.Account, r.Service, r.Token,
 		hashArg(r.LoginHash), b2i(r.Consumed), hashArg(r.CookieHash), r.Creator, r.Method,
 		r.Origin, r.Locale, r.ReturnURL, r.TempUser, r.TempPass, b2i(r.TempCreated),
-		r.CreatedAt.UnixMilli(), r.LastUsed.UnixMilli(), r.ExpiresAt.UnixMilli())
+		r.CreatedAt.UnixMilli(), r.LastUsed.UnixMilli(), r.ExpiresAt.UnixMilli()}
+	err := s.w.do(ctx, func(ctx context.Context, q querier) error {
+		_, err := stmt(ctx, q, s.insert).ExecContext(ctx, args...)
+		return err
+	})
 	if isUniqueViolation(err) {
 		return ErrExists
 	}
@@ -230,11 +376,10 @@ func (s *SQLite) ByCookieHash(ctx context.Context, h []byte) (Record, error) {
 	return one(s.byCookie.QueryRowContext(ctx, h), "by cookie hash")
 }
 
-// state reads what decides why a conditional update matched no row.
-func (s *SQLite) state(ctx context.Context, id string) (found, consumed bool, expiresAt int64, err error) {
+// state reads, on q, what decides why a conditional update matched no row.
+func (s *SQLite) state(ctx context.Context, q querier, id string) (found, consumed bool, expiresAt int64, err error) {
 	var c int64
-	err = s.db.QueryRowContext(ctx,
-		`SELECT consumed, expires_at FROM sessions WHERE id = ?`, id).Scan(&c, &expiresAt)
+	err = stmt(ctx, q, s.stateStmt).QueryRowContext(ctx, id).Scan(&c, &expiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, false, 0, nil
 	}
@@ -256,103 +401,142 @@ func (s *SQLite) Consume(ctx context.Context, id string, cookieHash []byte, now,
 		return Record{}, ErrInvalid
 	}
 	nowMs := now.UnixMilli()
-	for range maxRetries {
-		r, err := scanRecord(s.consume.QueryRowContext(ctx,
+	var out Record
+	err := s.w.do(ctx, func(ctx context.Context, q querier) error {
+		r, err := scanRecord(stmt(ctx, q, s.consume).QueryRowContext(ctx,
 			hashArg(cookieHash), nowMs, expires.UnixMilli(), id, nowMs))
 		switch {
 		case err == nil:
-			return r, nil
+			out = r
+			return nil
 		case isUniqueViolation(err):
-			return Record{}, ErrExists
+			return ErrExists
 		case !errors.Is(err, sql.ErrNoRows):
-			return Record{}, fmt.Errorf("session store: consume: %w", err)
+			return fmt.Errorf("session store: consume: %w", err)
 		}
-		found, consumed, expiresAt, err := s.state(ctx, id)
-		switch {
-		case err != nil:
-			return Record{}, err
-		case !found:
-			return Record{}, ErrNotFound
-		case consumed:
-			return Record{}, ErrConsumed
-		case expiresAt <= nowMs:
-			return Record{}, ErrExpired
+		// No row matched. The writer runs one write at a time and the
+		// look runs on the same connection (in the same transaction when
+		// batched), so only another process can change the record in
+		// between; that is reported as "record keeps changing" if it
+		// happens every time.
+		for range maxRetries {
+			found, consumed, expiresAt, err := s.state(ctx, q, id)
+			switch {
+			case err != nil:
+				return err
+			case !found:
+				return ErrNotFound
+			case consumed:
+				return ErrConsumed
+			case expiresAt <= nowMs:
+				return ErrExpired
+			}
+			r, err := scanRecord(stmt(ctx, q, s.consume).QueryRowContext(ctx,
+				hashArg(cookieHash), nowMs, expires.UnixMilli(), id, nowMs))
+			switch {
+			case err == nil:
+				out = r
+				return nil
+			case isUniqueViolation(err):
+				return ErrExists
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("session store: consume: %w", err)
+			}
 		}
-		// Changed in between (deleted and created again): try again.
+		return fmt.Errorf("session store: consume: record keeps changing")
+	})
+	if err != nil {
+		return Record{}, err
 	}
-	return Record{}, fmt.Errorf("session store: consume: record keeps changing")
+	return out, nil
 }
 
 // Touch implements Store.
 func (s *SQLite) Touch(ctx context.Context, id string, now, expires time.Time) error {
 	nowMs := now.UnixMilli()
-	for range maxRetries {
-		res, err := s.touch.ExecContext(ctx, nowMs, expires.UnixMilli(), id, nowMs)
-		if err != nil {
-			return fmt.Errorf("session store: touch: %w", err)
+	return s.w.do(ctx, func(ctx context.Context, q querier) error {
+		for range maxRetries {
+			res, err := stmt(ctx, q, s.touch).ExecContext(ctx, nowMs, expires.UnixMilli(), id, nowMs)
+			if err != nil {
+				return fmt.Errorf("session store: touch: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("session store: touch: %w", err)
+			} else if n == 1 {
+				return nil
+			}
+			found, _, expiresAt, err := s.state(ctx, q, id)
+			switch {
+			case err != nil:
+				return err
+			case !found:
+				return ErrNotFound
+			case expiresAt <= nowMs:
+				return ErrExpired
+			}
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("session store: touch: %w", err)
-		} else if n == 1 {
-			return nil
-		}
-		found, _, expiresAt, err := s.state(ctx, id)
-		switch {
-		case err != nil:
-			return err
-		case !found:
-			return ErrNotFound
-		case expiresAt <= nowMs:
-			return ErrExpired
-		}
-	}
-	return fmt.Errorf("session store: touch: record keeps changing")
+		return fmt.Errorf("session store: touch: record keeps changing")
+	})
 }
 
 // MarkTempCreated implements Store.
 func (s *SQLite) MarkTempCreated(ctx context.Context, id string) (bool, error) {
-	res, err := s.db.ExecContext(ctx,
-		`UPDATE sessions SET temp_created = 1 WHERE id = ? AND temp_created = 0`, id)
-	if err != nil {
-		return false, fmt.Errorf("session store: mark temp created: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("session store: mark temp created: %w", err)
-	}
-	if n == 1 {
-		return true, nil
-	}
-	found, _, _, err := s.state(ctx, id)
-	if err != nil {
-		return false, err
-	}
-	if !found {
-		return false, ErrNotFound
-	}
-	return false, nil
+	var changed bool
+	err := s.w.do(ctx, func(ctx context.Context, q querier) error {
+		res, err := q.ExecContext(ctx,
+			`UPDATE sessions SET temp_created = 1 WHERE id = ? AND temp_created = 0`, id)
+		if err != nil {
+			return fmt.Errorf("session store: mark temp created: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("session store: mark temp created: %w", err)
+		}
+		if n == 1 {
+			changed = true
+			return nil
+		}
+		found, _, _, err := s.state(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return ErrNotFound
+		}
+		return nil
+	})
+	return changed, err
 }
 
 // Delete implements Store.
 func (s *SQLite) Delete(ctx context.Context, id string) (Record, error) {
-	return one(s.db.QueryRowContext(ctx,
-		`DELETE FROM sessions WHERE id = ? RETURNING `+sqlCols, id), "delete")
+	var out Record
+	err := s.w.do(ctx, func(ctx context.Context, q querier) error {
+		r, err := one(q.QueryRowContext(ctx, `DELETE FROM sessions WHERE id = ? RETURNING `+sqlCols, id), "delete")
+		out = r
+		return err
+	})
+	return out, err
 }
 
 // DeleteByAccount implements Store.
 func (s *SQLite) DeleteByAccount(ctx context.Context, account, user string) ([]Record, error) {
-	var (
-		rows *sql.Rows
-		err  error
-	)
-	if user == "" {
-		rows, err = s.db.QueryContext(ctx,
-			`DELETE FROM sessions WHERE account = ? RETURNING `+sqlCols, account)
-	} else {
-		rows, err = s.db.QueryContext(ctx,
-			`DELETE FROM sessions WHERE account = ? AND user = ? RETURNING `+sqlCols, account, user)
-	}
-	out, err := scanRecords(rows, err)
+	var out []Record
+	err := s.w.do(ctx, func(ctx context.Context, q querier) error {
+		var (
+			rows *sql.Rows
+			err  error
+		)
+		if user == "" {
+			rows, err = q.QueryContext(ctx,
+				`DELETE FROM sessions WHERE account = ? RETURNING `+sqlCols, account)
+		} else {
+			rows, err = q.QueryContext(ctx,
+				`DELETE FROM sessions WHERE account = ? AND user = ? RETURNING `+sqlCols, account, user)
+		}
+		out, err = scanRecords(rows, err)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("session store: delete by account: %w", err)
 	}
@@ -379,18 +563,55 @@ func (s *SQLite) List(ctx context.Context, account string) ([]Record, error) {
 	return out, nil
 }
 
-// Sweep implements Store with one DELETE … RETURNING whose subquery walks
-// the expires_at index, earliest expiry first.
+// sweepChunk is how many records one statement of Sweep removes. Each
+// chunk is one write of the writer, so that creations and logins queued
+// meanwhile wait for one short chunk, not for the whole sweep.
+const sweepChunk = 32
+
+// sweepPause is how many times the duration of a chunk Sweep waits before
+// the next one.
+const sweepPause = 3
+
+// Sweep implements Store with DELETE … RETURNING statements whose subquery
+// walks the expires_at index, earliest expiry first, sweepChunk records at
+// a time. Between two chunks it pauses sweepPause times as long as the
+// last one took (queueing behind other writes included), so that a large
+// sweep takes at most about a quarter of the store's write capacity and
+// backs off by itself when the store is busy: removing a million expired
+// sessions (each costs random B-tree page writes in four indexes) must
+// not hold up the creations and logins that arrive meanwhile. Expired
+// records are refused by every lookup anyway; removing them is not urgent.
 func (s *SQLite) Sweep(ctx context.Context, now time.Time, limit int) ([]Record, error) {
-	if limit <= 0 {
-		limit = -1 // SQLite: no limit
-	}
-	out, err := scanRecords(s.db.QueryContext(ctx,
-		`DELETE FROM sessions WHERE id IN (
-			SELECT id FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
-		RETURNING `+sqlCols, now.UnixMilli(), limit))
-	if err != nil {
-		return nil, fmt.Errorf("session store: sweep: %w", err)
+	var out []Record
+	for limit <= 0 || len(out) < limit {
+		n := sweepChunk
+		if limit > 0 {
+			n = min(n, limit-len(out))
+		}
+		var chunk []Record
+		start := time.Now()
+		err := s.w.do(ctx, func(ctx context.Context, q querier) error {
+			var err error
+			chunk, err = scanRecords(q.QueryContext(ctx,
+				`DELETE FROM sessions WHERE id IN (
+					SELECT id FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)
+				RETURNING `+sqlCols, now.UnixMilli(), n))
+			return err
+		})
+		if err != nil {
+			return out, fmt.Errorf("session store: sweep: %w", err)
+		}
+		out = append(out, chunk...)
+		if len(chunk) < n || (limit > 0 && len(out) >= limit) {
+			break
+		}
+		t := time.NewTimer(sweepPause * time.Since(start))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return out, ctx.Err()
+		case <-t.C:
+		}
 	}
 	return out, nil
 }
