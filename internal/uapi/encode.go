@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -33,7 +34,21 @@ func Encode(format string, v any) ([]byte, error) {
 	switch format {
 	case "json":
 		var b bytes.Buffer
-		if err := writeJSONValue(&b, v); err != nil {
+		b.Grow(256)
+		var err error
+		switch r := v.(type) {
+		case Result:
+			err = writeResultJSON(&b, &r)
+		case *Result:
+			if r == nil {
+				b.WriteString("null")
+			} else {
+				err = writeResultJSON(&b, r)
+			}
+		default:
+			err = writeJSONValue(&b, v)
+		}
+		if err != nil {
 			return nil, err
 		}
 		b.WriteByte('\n')
@@ -57,6 +72,116 @@ func Encode(format string, v any) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("uapi: unknown output format %q (use one of json, jsonpretty, xml, yaml)", format)
 	}
+}
+
+// writeResultJSON writes r exactly as Result.MarshalJSON does (the bare
+// result of every HTTP answer), without the reflection of encoding/json and
+// the second pass it makes over a MarshalJSON's output. Values of the
+// common simple types are written directly (writeFastJSON); anything else
+// goes through encoding/json, so the bytes are the same either way.
+func writeResultJSON(b *bytes.Buffer, r *Result) error {
+	b.WriteString(`{"data":`)
+	if err := writeFastJSON(b, r.Data); err != nil {
+		return err
+	}
+	for _, f := range [...]struct {
+		name string
+		list []string
+	}{{`,"errors":`, r.Errors}, {`,"messages":`, r.Messages}, {`,"warnings":`, r.Warnings}} {
+		b.WriteString(f.name)
+		if len(f.list) == 0 {
+			b.WriteString("null")
+			continue
+		}
+		writeStringList(b, f.list)
+	}
+	b.WriteString(`,"metadata":`)
+	if r.Metadata == nil {
+		b.WriteString("{}")
+	} else if err := writeFastJSON(b, r.Metadata); err != nil {
+		return err
+	}
+	b.WriteString(`,"status":`)
+	b.WriteString(strconv.Itoa(r.Status))
+	b.WriteByte('}')
+	return nil
+}
+
+func writeStringList(b *bytes.Buffer, l []string) {
+	b.WriteByte('[')
+	for i, s := range l {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(b, s)
+	}
+	b.WriteByte(']')
+}
+
+// writeFastJSON writes v as compact JSON without HTML escaping, the same
+// bytes as writeJSONValue: nil, strings, booleans, integers, string lists
+// and maps and lists of those directly (map keys sorted, as encoding/json
+// sorts them), anything else through writeJSONValue.
+func writeFastJSON(b *bytes.Buffer, v any) error {
+	switch t := v.(type) {
+	case nil:
+		b.WriteString("null")
+	case string:
+		writeJSONString(b, t)
+	case bool:
+		b.WriteString(strconv.FormatBool(t))
+	case int:
+		b.WriteString(strconv.Itoa(t))
+	case int64:
+		b.WriteString(strconv.FormatInt(t, 10))
+	case []string:
+		if t == nil {
+			b.WriteString("null")
+			return nil
+		}
+		writeStringList(b, t)
+	case []any:
+		if t == nil {
+			b.WriteString("null")
+			return nil
+		}
+		b.WriteByte('[')
+		for i, e := range t {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			if err := writeFastJSON(b, e); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case map[string]any:
+		if t == nil {
+			b.WriteString("null")
+			return nil
+		}
+		var buf [8]string
+		keys := buf[:0]
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeJSONString(b, k)
+			b.WriteByte(':')
+			if err := writeFastJSON(b, t[k]); err != nil {
+				return err
+			}
+		}
+		b.WriteByte('}')
+	default:
+		return writeJSONValue(b, v)
+	}
+	return nil
 }
 
 // toGeneric turns v into nil, bool, json.Number, string, []any and
