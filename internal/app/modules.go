@@ -17,7 +17,9 @@ import (
 // registerModules adds every UAPI module and WHM API 1 function uapid serves.
 func registerModules(a *App) {
 	sessionmod.Register(a.Registry, &sessionmod.Deps{
-		Dir:             a.Dir,
+		// Session functions only read the directory: their ownership
+		// checks are answered from the authentication cache.
+		Dir:             a.Auth.Directory(),
 		Sessions:        a.Sessions,
 		Locales:         a.Config.Locales,
 		WebmailHostname: a.Config.WebmailHostname,

@@ -35,13 +35,25 @@ var dummyHash = sync.OnceValue(func() string {
 	return h
 })
 
-// Authenticator checks credentials against the directory.
+// Authenticator checks credentials against the directory. It reads the
+// directory through a cache that is valid for one directory generation
+// (dirCache): every check sees the directory as of its own start, changes
+// made by any process included.
 type Authenticator struct {
 	Dir directory.Directory
 	// Now returns the current time (tests override it).
 	Now func() time.Time
 	// Cache remembers verified passwords (nil: none).
 	Cache *CredCache
+
+	dcOnce sync.Once
+	dc     *dirCache
+}
+
+// view returns the directory as of now.
+func (a *Authenticator) view(ctx context.Context) (dirView, error) {
+	a.dcOnce.Do(func() { a.dc = newDirCache(a.Dir) })
+	return a.dc.view(ctx)
 }
 
 func (a *Authenticator) now() time.Time {
@@ -102,7 +114,11 @@ func printable(s string) bool {
 func (a *Authenticator) Password(ctx context.Context, service, user, password string, remote netip.Addr) (uapi.Caller, error) {
 	user = strings.ToLower(user)
 	c := uapi.Caller{Service: service, Method: uapi.MethodBasic, RemoteAddr: remote, Locale: "en"}
-	hash, account, locale, err := a.lookupPassword(ctx, service, user)
+	v, err := a.view(ctx)
+	if err != nil {
+		return uapi.Caller{}, err
+	}
+	hash, account, locale, err := lookupPassword(ctx, v, service, user)
 	if errors.Is(err, ErrDenied) {
 		passwd.Verify(dummyHash(), password) // same work as for a known user
 		return uapi.Caller{}, ErrDenied
@@ -128,15 +144,16 @@ func (a *Authenticator) Password(ctx context.Context, service, user, password st
 
 // lookupPassword returns the password hash that may authenticate user on
 // service, with the account it acts as, or ErrDenied when the user may not
-// log in there at all. It reads the directory afresh on every call, so a
-// password change, suspension or removal takes effect at once.
-func (a *Authenticator) lookupPassword(ctx context.Context, service, user string) (hash, account, locale string, err error) {
+// log in there at all. It reads the directory as of v, which the caller
+// took at the start of this check, so a password change, suspension or
+// removal takes effect at once.
+func lookupPassword(ctx context.Context, v dirView, service, user string) (hash, account, locale string, err error) {
 	switch {
 	case user == directory.RootUser:
 		if service != uapi.ServiceWHM {
 			return "", "", "", ErrDenied
 		}
-		h, err := a.Dir.RootPasswordHash(ctx)
+		h, err := v.rootPasswordHash(ctx)
 		if err != nil {
 			return "", "", "", err
 		}
@@ -148,14 +165,14 @@ func (a *Authenticator) lookupPassword(ctx context.Context, service, user string
 		if service != uapi.ServiceWebmail {
 			return "", "", "", ErrDenied
 		}
-		m, err := a.Dir.GetMailbox(ctx, user)
+		m, err := v.mailbox(ctx, user)
 		if err != nil {
 			return "", "", "", denyNotFound(err)
 		}
 		if m.SuspendedLogin || passwd.Locked(m.PasswordHash) {
 			return "", "", "", ErrDenied
 		}
-		acct, err := a.Dir.GetAccount(ctx, m.Account)
+		acct, err := v.account(ctx, m.Account)
 		if err != nil {
 			return "", "", "", denyNotFound(err)
 		}
@@ -164,7 +181,7 @@ func (a *Authenticator) lookupPassword(ctx context.Context, service, user string
 		}
 		return m.PasswordHash, m.Account, acct.Locale, nil
 	default:
-		acct, err := a.Dir.GetAccount(ctx, user)
+		acct, err := v.account(ctx, user)
 		if err != nil {
 			return "", "", "", denyNotFound(err)
 		}
@@ -199,13 +216,17 @@ func (a *Authenticator) Token(ctx context.Context, service, scheme, user, secret
 	if !directory.ValidTokenSecret(secret) {
 		return uapi.Caller{}, ErrDenied
 	}
+	v, err := a.view(ctx)
+	if err != nil {
+		return uapi.Caller{}, err
+	}
 	locale := "en"
 	if user == directory.RootUser {
 		if scheme != "whm" {
 			return uapi.Caller{}, ErrDenied
 		}
 	} else {
-		acct, err := a.Dir.GetAccount(ctx, user)
+		acct, err := v.account(ctx, user)
 		if err != nil {
 			return uapi.Caller{}, denyNotFound(err)
 		}
@@ -217,7 +238,7 @@ func (a *Authenticator) Token(ctx context.Context, service, scheme, user, secret
 		}
 	}
 	h := directory.HashToken(secret)
-	t, err := a.Dir.TokenByHash(ctx, user, h)
+	t, err := v.token(ctx, user, h)
 	if err != nil {
 		return uapi.Caller{}, denyNotFound(err)
 	}
@@ -231,6 +252,43 @@ func (a *Authenticator) Token(ctx context.Context, service, scheme, user, secret
 		return uapi.Caller{}, ErrDenied
 	}
 	return uapi.Caller{User: user, Service: service, Method: uapi.MethodToken, RemoteAddr: remote, Locale: locale}, nil
+}
+
+// LoginAllowed reports whether a session of account (and of user, when it
+// is a mailbox address) may be used now: the account exists and is not
+// suspended, and the mailbox exists and its login is not suspended or
+// locked. Root's sessions always may.
+func (a *Authenticator) LoginAllowed(ctx context.Context, account, user string) (bool, error) {
+	if account == directory.RootUser {
+		return true, nil
+	}
+	v, err := a.view(ctx)
+	if err != nil {
+		return false, err
+	}
+	acct, err := v.account(ctx, account)
+	if errors.Is(err, directory.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if acct.Suspended {
+		return false, nil
+	}
+	if strings.Contains(user, "@") {
+		m, err := v.mailbox(ctx, user)
+		if errors.Is(err, directory.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if m.SuspendedLogin || passwd.Locked(m.PasswordHash) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func allowed(list []netip.Prefix, addr netip.Addr) bool {

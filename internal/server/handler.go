@@ -80,6 +80,7 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 		id := uapi.NewErrorID() + uapi.NewErrorID()
 		rl := &routeLabels{module: "other", function: "other"}
 		ctx := reqctx.With(r.Context(), id)
+		ctx = auth.WithRequestView(ctx)
 		ctx = context.WithValue(ctx, routeKey, rl)
 		ctx = audit.WithRequest(ctx, audit.Request{Client: s.clientAddr(r).String(), UserAgent: r.UserAgent(), Service: service})
 		r = r.WithContext(ctx)

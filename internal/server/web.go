@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/uapid/uapid/internal/auth"
-	"github.com/uapid/uapid/internal/directory"
-	"github.com/uapid/uapid/internal/passwd"
 	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/uapi"
 )
@@ -150,32 +148,7 @@ func safeRelative(g string) bool {
 
 // mayLogIn checks that the session's account (and mailbox) may log in now.
 func (s *Server) mayLogIn(ctx context.Context, rec session.Record) (bool, error) {
-	if rec.Account == directory.RootUser {
-		return true, nil
-	}
-	acct, err := s.app.Dir.GetAccount(ctx, rec.Account)
-	if errors.Is(err, directory.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	if acct.Suspended {
-		return false, nil
-	}
-	if strings.Contains(rec.User, "@") {
-		m, err := s.app.Dir.GetMailbox(ctx, rec.User)
-		if errors.Is(err, directory.ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		if m.SuspendedLogin || passwd.Locked(m.PasswordHash) {
-			return false, nil
-		}
-	}
-	return true, nil
+	return s.app.Auth.LoginAllowed(ctx, rec.Account, rec.User)
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, service string, secure bool, value string, maxAge int) {

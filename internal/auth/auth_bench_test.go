@@ -1,0 +1,113 @@
+package auth
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/uapi"
+)
+
+// benchAuth returns an Authenticator over a SQLite directory with account
+// alice (password "pw", an API token) and mailbox info@alice.test.
+func benchAuth(b *testing.B) (*Authenticator, string) {
+	b.Helper()
+	ctx := context.Background()
+	d := newDirB(b)
+	h := mustHashB(b, "pw")
+	if err := d.PutAccount(ctx, directory.Account{User: "alice", PasswordHash: h, Domains: []string{"alice.test"}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := d.PutMailbox(ctx, directory.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: h}); err != nil {
+		b.Fatal(err)
+	}
+	secret := directory.NewTokenSecret()
+	if err := d.PutToken(ctx, directory.Token{User: "alice", Name: "ci", Hash: directory.HashToken(secret)}); err != nil {
+		b.Fatal(err)
+	}
+	return &Authenticator{Dir: d, Cache: NewCredCache(time.Hour, 1000)}, secret
+}
+
+var benchRemote = netip.MustParseAddr("192.0.2.1")
+
+// BenchmarkToken is "Authorization: cpanel alice:TOKEN": one generation
+// read, then the cached account and token.
+func BenchmarkToken(b *testing.B) {
+	a, secret := benchAuth(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, benchRemote); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPasswordCached is Basic auth of a password verified before (the
+// CredCache spares the crypt(3) verification).
+func BenchmarkPasswordCached(b *testing.B) {
+	a, _ := benchAuth(b)
+	ctx := context.Background()
+	if _, err := a.Password(ctx, uapi.ServiceCPanel, "alice", "pw", benchRemote); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Password(ctx, uapi.ServiceCPanel, "alice", "pw", benchRemote); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoginAllowed is the account and mailbox check of every session
+// login and cookie request.
+func BenchmarkLoginAllowed(b *testing.B) {
+	a, _ := benchAuth(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := a.LoginAllowed(ctx, "alice", "info@alice.test"); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkCredCache is one lookup of a remembered verification.
+func BenchmarkCredCache(b *testing.B) {
+	c := NewCredCache(time.Hour, 1000)
+	c.Remember("cpaneld", "alice", "$6$salt$hash", "pw")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !c.Check("cpaneld", "alice", "$6$salt$hash", "pw") {
+			b.Fatal("miss")
+		}
+	}
+}
+
+func newDirB(b *testing.B) directory.Directory {
+	b.Helper()
+	db, err := sqlite.Open(filepath.Join(b.TempDir(), "d.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	d, err := directory.NewSQLite(context.Background(), db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func mustHashB(b *testing.B, pw string) string {
+	b.Helper()
+	h, err := passwd.Hash(pw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
