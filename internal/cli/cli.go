@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/uapid/uapid/internal/app"
+	"github.com/uapid/uapid/internal/bench"
 	"github.com/uapid/uapid/internal/config"
 )
 
@@ -52,6 +53,7 @@ commands:
   mailbox add|list|suspend|unsuspend|remove|passwd
   token create|list|revoke
   session list [--user U] | revoke --user U | --id ID
+  bench                 load-test an in-process uapid (see "uapid bench --help")
   version               print the version
 
 Every command takes --config FILE, --data DIR and --store URL (or UAPID_CONFIG,
@@ -78,6 +80,8 @@ func Main(args []string, env *Env) int {
 		err = tokenCmd(args[1:], env)
 	case "session":
 		err = sessionCmd(args[1:], env)
+	case "bench":
+		err = bench.Main(args[1:], env.Stdout, env.Stderr)
 	case "version", "--version":
 		fmt.Fprintln(env.Stdout, "uapid", Version())
 		return 0

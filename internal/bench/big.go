@@ -1,0 +1,285 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/uapi"
+)
+
+// runBig is the large-store phase: the server is stopped, o.Prefill live
+// sessions are bulk-inserted, and the server is started again on that
+// store (without the fixture, which the store already holds) to measure
+// the start-up, create-1m (closed loop) and create-1m-open (at the open
+// rate). Then o.Sweep expired sessions are inserted and the sweep of the
+// server (Manager.Sweep in batches of 1000, as the sweep loop of `serve`
+// runs it) is triggered while create runs open-loop at the same rate,
+// until the sweep ends: that is the sweep scenario. Last, the process's
+// resident memory is read.
+func (r *runner) runBig(ctx context.Context) error {
+	if err := r.u.stop(); err != nil {
+		return err
+	}
+	r.u = nil
+	dbPath := filepath.Join(r.dir, "uapid.db")
+	r.logf("prefill: inserting %d live sessions", r.o.Prefill)
+	d, err := prefill(ctx, dbPath, r.o.Prefill, len(r.cast.accounts), "live", time.Now().Add(24*time.Hour))
+	if err != nil {
+		return err
+	}
+	r.rep.Facts["prefill_live_sessions"] = r.o.Prefill
+	r.rep.Facts["prefill_s"] = round(d.Seconds(), 1)
+	r.logf("prefill: %d live sessions in %v", r.o.Prefill, d.Round(time.Millisecond))
+	if fi, err := os.Stat(dbPath); err == nil {
+		r.rep.Facts["store_bytes_after_prefill"] = fi.Size()
+	}
+	runtime.GC()
+	if err := r.runChild(ctx); err != nil {
+		return err
+	}
+
+	u, err := startUapid(ctx, r.dir, "", r.logw)
+	if err != nil {
+		return err
+	}
+	r.u = u
+	r.t.cpanel, r.t.webmail = u.cpanel, u.webmail
+	r.rep.Facts["startup_ms"] = round(float64(u.startup.Microseconds())/1000, 1)
+	r.logf("uapid started on %d sessions in %v", r.o.Prefill, u.startup.Round(time.Microsecond))
+	if n, err := u.app.Store.List(ctx, "bench00000"); err == nil {
+		r.logf("store check: account bench00000 has %d sessions", len(n))
+	}
+
+	if r.has(scBig) {
+		res, err := r.measure(ctx, scBig, r.spec(func(w int) (op, error) { return r.t.createOp(w, false, false, nil) }),
+			fmt.Sprintf("token auth, %d live sessions in the store", r.o.Prefill))
+		if err != nil {
+			return err
+		}
+		// The open-loop rate on this store: the same fraction of its own
+		// peak (an absolute --rate stays as given).
+		if f, ok := rateFraction(r.o.Rate); ok {
+			r.rate = f * res.rps()
+		}
+	}
+	if r.has(scBigOpen) {
+		s := r.spec(func(w int) (op, error) { return r.t.createOp(w, false, false, nil) })
+		s.rate = r.rate
+		if _, err := r.measure(ctx, scBigOpen, s, fmt.Sprintf("open loop, %d live sessions", r.o.Prefill)); err != nil {
+			return err
+		}
+	}
+	if r.has(scSweep) && r.o.Sweep > 0 {
+		if err := r.runSweep(ctx, dbPath); err != nil {
+			return err
+		}
+	}
+	rss, hwm := procStatus("VmRSS"), procStatus("VmHWM")
+	r.rep.Facts["rss_mib"] = round(float64(rss)/1024, 1)
+	r.rep.Facts["rss_peak_mib"] = round(float64(hwm)/1024, 1)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	r.rep.Facts["go_heap_inuse_mib"] = round(float64(ms.HeapInuse)/(1<<20), 1)
+	r.logf("resident memory of this process (server + load generator): %.1f MiB now, %.1f MiB peak", float64(rss)/1024, float64(hwm)/1024)
+	return nil
+}
+
+func (r *runner) runSweep(ctx context.Context, dbPath string) error {
+	r.logf("sweep: inserting %d expired sessions", r.o.Sweep)
+	d, err := prefill(ctx, dbPath, r.o.Sweep, len(r.cast.accounts), "expired", time.Now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	r.logf("sweep: %d expired sessions inserted in %v", r.o.Sweep, d.Round(time.Millisecond))
+	r.rep.Facts["sweep_expired_sessions"] = r.o.Sweep
+	done := make(chan struct{})
+	var (
+		removed int
+		swErr   error
+		took    time.Duration
+	)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	s := r.spec(func(w int) (op, error) { return r.t.createOp(w, false, false, nil) })
+	s.rate = r.rate
+	s.duration = r.o.SweepMax
+	s.until = done
+	s.onMeasure = func() {
+		go func() {
+			defer close(done)
+			t0 := time.Now()
+			removed, swErr = r.u.app.Sessions.Sweep(sctx, 1000)
+			took = time.Since(t0)
+		}()
+	}
+	if _, err := r.measure(ctx, scSweep, s, fmt.Sprintf("open loop while %d expired sessions are swept", r.o.Sweep)); err != nil {
+		stop()
+		return err
+	}
+	stop() // a sweep still running at --sweep-max is ended here
+	<-done
+	complete := swErr == nil && removed >= r.o.Sweep
+	if swErr != nil && !errors.Is(swErr, context.Canceled) {
+		return fmt.Errorf("sweep: %w", swErr)
+	}
+	r.rep.Facts["sweep_removed"] = removed
+	r.rep.Facts["sweep_complete"] = complete
+	r.rep.Facts["sweep_s"] = round(took.Seconds(), 2)
+	if took > 0 {
+		r.rep.Facts["sweep_rows_per_s"] = round(float64(removed)/took.Seconds(), 0)
+	}
+	if complete {
+		r.logf("sweep: %d sessions removed in %v", removed, took.Round(time.Millisecond))
+	} else {
+		r.logf("sweep: stopped at --sweep-max after removing %d of %d sessions in %v", removed, r.o.Sweep, took.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// runChild measures `uapid serve` as a process of its own on the prefilled
+// store, when this program is the uapid binary: the time from exec to the
+// listening lines, and its peak resident memory after a short create load
+// (the in-process figures include the load generator).
+func (r *runner) runChild(ctx context.Context) error {
+	exe, err := os.Executable()
+	if err != nil || filepath.Base(exe) != "uapid" {
+		r.logf("child process: skipped (not running as the uapid binary)")
+		return nil
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "UAPID_") {
+			env = append(env, kv)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := exec.CommandContext(cctx, exe, "serve", "--data", r.dir, "--hostname", "localhost",
+		"--cpanel-addr", "127.0.0.1:0", "--webmail-addr", "127.0.0.1:0", "--whm-addr", "off")
+	cmd.Env = env
+	cmd.Stderr = r.logw
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	addrs := map[string]string{}
+	sc := bufio.NewScanner(out)
+	for len(addrs) < 2 && sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 4 && f[0] == "listening" {
+			addrs[strings.TrimPrefix(f[1], "service=")] = strings.TrimPrefix(f[3], "addr=")
+		}
+	}
+	startup := time.Since(t0)
+	if addrs["cpaneld"] == "" {
+		return fmt.Errorf("child uapid serve: no cPanel listener (see %s)", filepath.Join(r.dir, "server.log"))
+	}
+	go io.Copy(io.Discard, out)
+	r.rep.Facts["child_startup_ms"] = round(float64(startup.Microseconds())/1000, 1)
+	r.logf("child process: uapid serve listening on %d sessions %v after exec", r.o.Prefill, startup.Round(time.Millisecond))
+	ct := *r.t
+	ct.cpanel = addrs["cpaneld"]
+	spec := runSpec{workers: r.o.Concurrency, warmup: time.Second, duration: min(r.o.Duration, 5*time.Second),
+		newOp: func(w int) (op, error) { return ct.createOp(w, false, false, nil) }}
+	res, err := drive(ctx, spec)
+	if err != nil {
+		return err
+	}
+	if res.errors > 0 {
+		return fmt.Errorf("child process: %d errors (%s)", res.errors, res.firstErr)
+	}
+	hwm := procStatusOf(cmd.Process.Pid, "VmHWM")
+	r.rep.Facts["child_create_rps"] = round(res.rps(), 1)
+	r.rep.Facts["child_rss_peak_mib"] = round(float64(hwm)/1024, 1)
+	r.logf("child process: %.0f creates/s, peak RSS %.1f MiB", res.rps(), float64(hwm)/1024)
+	return nil
+}
+
+// procStatus reads a "kB" field of /proc/self/status (0 when unknown).
+func procStatus(field string) int64 { return procStatusOf(0, field) }
+
+// procStatusOf reads a "kB" field of /proc/PID/status (pid 0: this
+// process).
+func procStatusOf(pid int, field string) int64 {
+	path := "/proc/self/status"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/status", pid)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// runMemStore measures the heap the in-memory store holds per live
+// session (logged in, with every index), for records shaped like those of
+// create_webmail_session_for_mail_user.
+func (r *runner) runMemStore() {
+	n := max(r.o.MemStoreN, 1000)
+	now := time.Now().Truncate(time.Millisecond)
+	origin := netip.MustParseAddr("127.0.0.1").String()
+	recs := make([]session.Record, n)
+	seen := make(map[string]bool, n)
+	for i := range recs {
+		user := fmt.Sprintf("box%05d@bench%05d.test", i%10, i%1000)
+		tok := session.NewToken()
+		for seen[tok] {
+			tok = session.NewToken()
+		}
+		seen[tok] = true
+		recs[i] = session.Record{
+			ID: session.NewID(), User: user, Account: fmt.Sprintf("bench%05d", i%1000), Service: uapi.ServiceWebmail,
+			Token: tok, LoginHash: session.HashSecret(session.NewLoginSecret(user, session.TagMailUser)),
+			Consumed: true, CookieHash: session.HashSecret(session.NewCookieSecret(user)),
+			Creator: fmt.Sprintf("bench%05d", i%1000), Method: fnCreate, Origin: origin, Locale: "en",
+			CreatedAt: now, LastUsed: now, ExpiresAt: now.Add(15 * time.Minute),
+		}
+	}
+	seen = nil
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := session.NewMemory()
+	for _, rec := range recs {
+		if err := m.Create(context.Background(), rec); err != nil {
+			r.logf("memstore: %v", err)
+			return
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+	runtime.KeepAlive(recs) // counted in before: only the store's own memory is measured
+	runtime.KeepAlive(m)
+	m.Close()
+	r.rep.Facts["memstore_bytes_per_session"] = round(per, 0)
+	r.logf("memstore: %.0f bytes per live session (%d sessions)", per, n)
+}
