@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/tlsutil"
 )
 
@@ -434,7 +435,9 @@ func (r *runner) measure(ctx context.Context, name string, spec runSpec, note st
 		mode = fmt.Sprintf("open@%.0f/s", spec.rate)
 	}
 	r.logf("%s: %s, %d connections, load %.2f", name, mode, spec.workers, la)
+	commits0, writes0 := r.writeStats()
 	res, err := drive(ctx, spec)
+	commits1, writes1 := r.writeStats()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -446,15 +449,37 @@ func (r *runner) measure(ctx context.Context, name string, spec runSpec, note st
 	if res.requests > 0 {
 		row.CPUus = round(float64(res.cpu.Microseconds())/float64(res.requests), 1)
 	}
+	if commits1 > commits0 {
+		row.WritesPerCommit = round(float64(writes1-writes0)/float64(commits1-commits0), 1)
+	}
 	if res.exhausted {
 		row.Note = strings.TrimSpace(row.Note + " (session pool used up: the window ends there)")
 	}
 	r.rep.Rows = append(r.rep.Rows, row)
-	r.logf("%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors, %.0f µs CPU per request", name, row.RPS, row.P50, row.P99, row.Errors, row.CPUus)
+	r.logf("%s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors, %.0f µs CPU per request, %.1f session writes per commit", name, row.RPS, row.P50, row.P99, row.Errors, row.CPUus, row.WritesPerCommit)
 	if res.errors > 0 {
 		r.logf("%s: first error: %s", name, res.firstErr)
 	}
 	return res, nil
+}
+
+// writeStats reads the group-commit counters of the in-process server's
+// SQLite session store (zeros for another store or a running server).
+func (r *runner) writeStats() (commits, writes int64) {
+	if r.u == nil || r.u.app == nil {
+		return 0, 0
+	}
+	s := r.u.app.Store
+	for {
+		switch t := s.(type) {
+		case interface{ WriteStats() (int64, int64) }:
+			return t.WriteStats()
+		case interface{ Unwrap() session.Store }:
+			s = t.Unwrap()
+		default:
+			return 0, 0
+		}
+	}
 }
 
 func (r *runner) run(ctx context.Context) error {

@@ -53,6 +53,9 @@ func TestRunTiny(t *testing.T) {
 		if r.P50 <= 0 || r.P50 > r.P99 {
 			t.Errorf("%s: p50 %.3f ms, p99 %.3f ms", r.Scenario, r.P50, r.P99)
 		}
+		if r.Scenario == scCreate && r.WritesPerCommit < 1 {
+			t.Errorf("create: %v session writes per commit, want at least 1 (the store's counters)", r.WritesPerCommit)
+		}
 		if r.Scenario != scCrypt && r.Ratio <= 0 {
 			t.Errorf("%s: ratio to baseline %v", r.Scenario, r.Ratio)
 		}

@@ -44,10 +44,14 @@ type Row struct {
 	// it hardly depends on what else the machine runs.
 	CPUus float64 `json:"cpu_us_per_request"`
 	// Ratio is RPS over the baseline's (0 for rows that are not HTTP).
-	Ratio      float64 `json:"ratio_to_baseline"`
-	FirstError string  `json:"first_error,omitempty"`
-	LoadBefore float64 `json:"loadavg_1m_before"`
-	Note       string  `json:"note,omitempty"`
+	Ratio float64 `json:"ratio_to_baseline"`
+	// WritesPerCommit is the SQLite session store's group-commit batching
+	// during the measurement: session writes over transactions (0 when
+	// not measured: another store, or a running server).
+	WritesPerCommit float64 `json:"writes_per_commit,omitempty"`
+	FirstError      string  `json:"first_error,omitempty"`
+	LoadBefore      float64 `json:"loadavg_1m_before"`
+	Note            string  `json:"note,omitempty"`
 }
 
 // Target is one performance target evaluated on this run's numbers.

@@ -142,6 +142,9 @@ type instrumented struct {
 	m *Metrics
 }
 
+// Unwrap returns the instrumented store.
+func (s *instrumented) Unwrap() session.Store { return s.Store }
+
 func (s *instrumented) observe(op string, start time.Time) {
 	s.m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }

@@ -122,6 +122,12 @@ func (s *SQLite) Close() error {
 	return first
 }
 
+// WriteStats reports how many transactions the store's writer has run and
+// how many writes they held: writes/commits is the batching achieved.
+func (s *SQLite) WriteStats() (commits, writes int64) {
+	return s.w.txs.Load(), s.w.writes.Load()
+}
+
 // maxBatch bounds how many writes one transaction of the writer runs.
 const maxBatch = 256
 
