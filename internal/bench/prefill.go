@@ -14,6 +14,10 @@ import (
 // those of create_webmail_session_for_mail_user (random 32-byte login
 // hashes, one of nAccounts accounts each) and expire at expires. kind
 // ("live" or "expired") keeps the ids and tokens of separate fills apart.
+// The ids of the expired sessions prefill inserts are in [expiredIDPrefix,
+// expiredIDEnd).
+const expiredIDPrefix, expiredIDEnd = "pfex", "pfey"
+
 func prefill(ctx context.Context, dbPath string, n, nAccounts int, kind string, expires time.Time) (time.Duration, error) {
 	db, err := uapisqlite.Open(dbPath)
 	if err != nil {
@@ -22,7 +26,7 @@ func prefill(ctx context.Context, dbPath string, n, nAccounts int, kind string, 
 	defer db.Close()
 	idPrefix, tokenBase := "pfli", int64(9_000_000_000)
 	if kind == "expired" {
-		idPrefix, tokenBase = "pfex", 7_000_000_000
+		idPrefix, tokenBase = expiredIDPrefix, 7_000_000_000
 	}
 	if n > 50_000_000 {
 		return 0, fmt.Errorf("prefill: at most 50000000 sessions")
