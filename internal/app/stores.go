@@ -88,9 +88,13 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 			return nil, fmt.Errorf("open directory: %w", err)
 		}
 		if sessKind == "" {
-			if st.sessions, err = session.NewSQLite(ctx, db); err != nil {
+			ss, err := session.NewSQLite(ctx, db)
+			if err != nil {
 				return nil, fmt.Errorf("open session store: %w", err)
 			}
+			// Closed before db: it holds the writer's connection.
+			st.sessions = ss
+			st.closers = append(st.closers, ss.Close)
 		}
 		if st.ledger, err = tempdb.NewSQLiteLedger(ctx, db); err != nil {
 			return nil, fmt.Errorf("open temporary-user ledger: %w", err)

@@ -110,9 +110,10 @@ func NewSQLite(ctx context.Context, db *sql.DB) (*SQLite, error) {
 	return s, nil
 }
 
-// Close releases the prepared statements; the *sql.DB stays open.
+// Close releases the prepared statements and the writer's connection; the
+// *sql.DB stays open.
 func (s *SQLite) Close() error {
-	var first error
+	first := s.w.close()
 	for _, st := range s.stmts {
 		if err := st.Close(); err != nil && first == nil {
 			first = err
@@ -136,8 +137,8 @@ const maxBatch = 256
 // write queued by then (its own first), runs them in one IMMEDIATE
 // transaction and commits; then it answers the others of the batch and
 // hands the lead to the first write queued meanwhile. A write that finds a
-// leader at work waits. A lone write runs in autocommit mode, as without
-// the queue. Each write is answered only once its transaction committed,
+// leader at work waits. A lone write is a batch of one. Every batch runs on
+// the same connection (see writerCacheKiB). Each write is answered only once its transaction committed,
 // so a write that succeeded is durable (WAL, synchronous=NORMAL) when its
 // caller hears of it.
 //
@@ -149,13 +150,17 @@ type writer struct {
 	db    *sql.DB
 	mu    sync.Mutex
 	queue []*writeReq
-	// txs counts the transactions run (a lone write's autocommit
-	// included), writes the writes: their ratio is the batching achieved.
+	// connMu guards conn, the connection batches run on (see
+	// writerCacheKiB); the leader holds it while it runs a batch.
+	connMu sync.Mutex
+	conn   *sql.Conn
+	// txs counts the transactions run, writes the writes: their ratio is
+	// the batching achieved.
 	txs, writes atomic.Int64
 }
 
-// writeFunc runs one write on q (a *sql.Tx of a batch, or the *sql.DB for
-// a lone write). It must not call the writer again.
+// writeFunc runs one write on q (the *sql.Tx of its batch). It must not
+// call the writer again.
 type writeFunc func(ctx context.Context, q querier) error
 
 // querier is what *sql.DB and *sql.Tx have in common, plus the way to use
@@ -215,25 +220,76 @@ func (w *writer) do(ctx context.Context, fn writeFunc) error {
 	return req.err
 }
 
-// run executes one batch. The statements run under a context that the
-// callers' cancellation does not reach: interrupting a statement inside a
-// transaction would roll back the whole batch.
+// writerCacheKiB is the page cache of the writer's connection. Every
+// other connection's cache is emptied whenever the writer commits (SQLite
+// keeps a connection's cache only while no other connection has written),
+// so this one cache is the only one that stays warm: with a million
+// sessions, it holds the index pages that random keys (tokens, login
+// hashes, ids) keep touching, which the default 2 MiB cannot.
+const writerCacheKiB = 64 << 10
+
+// connection returns the connection every batch runs on, opening it on first
+// use. Only the leader calls it (under connMu).
+func (w *writer) connection(ctx context.Context) (*sql.Conn, error) {
+	if w.conn != nil {
+		return w.conn, nil
+	}
+	c, err := w.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA cache_size = -%d", writerCacheKiB)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	w.conn = c
+	return c, nil
+}
+
+// close returns the writer's connection to the pool.
+func (w *writer) close() error {
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
+	if w.conn == nil {
+		return nil
+	}
+	err := w.conn.Close()
+	w.conn = nil
+	return err
+}
+
+// run executes one batch in one transaction on the writer's connection.
+// The statements run under a context that the callers' cancellation does
+// not reach: interrupting a statement inside a transaction would roll back
+// the whole batch.
 func (w *writer) run(batch []*writeReq) {
 	ctx := context.WithoutCancel(batch[0].ctx)
+	if len(batch) == 1 {
+		if err := batch[0].ctx.Err(); err != nil {
+			batch[0].err = err
+			return
+		}
+	}
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
 	w.txs.Add(1)
 	w.writes.Add(int64(len(batch)))
-	if len(batch) == 1 {
-		r := batch[0]
-		if r.err = r.ctx.Err(); r.err == nil {
-			r.err = r.fn(ctx, w.db)
+	fail := func(what string, err error) {
+		for _, r := range batch {
+			r.err = fmt.Errorf("session store: %s: %w", what, err)
 		}
+	}
+	conn, err := w.connection(ctx)
+	if err != nil {
+		fail("connect", err)
 		return
 	}
-	tx, err := w.db.BeginTx(ctx, nil)
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		for _, r := range batch {
-			r.err = fmt.Errorf("session store: begin: %w", err)
-		}
+		// The connection may be broken: the next batch opens another.
+		w.conn.Close()
+		w.conn = nil
+		fail("begin", err)
 		return
 	}
 	for _, r := range batch {
@@ -242,9 +298,7 @@ func (w *writer) run(batch []*writeReq) {
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		for _, r := range batch {
-			r.err = fmt.Errorf("session store: commit: %w", err)
-		}
+		fail("commit", err)
 	}
 }
 

@@ -216,3 +216,39 @@ func TestSweepChunks(t *testing.T) {
 		t.Fatalf("live record swept: %v", err)
 	}
 }
+
+// TestWriterConnection: every batch runs on one connection with the
+// writer's larger page cache, and Close gives it back.
+func TestWriterConnection(t *testing.T) {
+	s := openWriterTest(t, filepath.Join(t.TempDir(), "uapid.db"))
+	ctx := context.Background()
+	recs := []Record{writerRecord(0), writerRecord(1), writerRecord(2)}
+	for _, r := range recs {
+		if err := s.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := s.w.conn
+	if first == nil {
+		t.Fatal("no writer connection after writes")
+	}
+	var kib int
+	if err := first.QueryRowContext(ctx, "PRAGMA cache_size").Scan(&kib); err != nil {
+		t.Fatal(err)
+	}
+	if kib != -writerCacheKiB {
+		t.Errorf("writer connection cache_size %d, want %d", kib, -writerCacheKiB)
+	}
+	if _, err := s.Consume(ctx, recs[1].ID, HashSecret("cookie"), time.Now(), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if s.w.conn != first {
+		t.Error("a later write ran on another connection")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s.w.conn != nil {
+		t.Error("Close kept the writer connection")
+	}
+}
