@@ -3,13 +3,10 @@ package auth
 import (
 	"context"
 	"net/netip"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/uapid/uapid/internal/directory"
-	"github.com/uapid/uapid/internal/passwd"
-	"github.com/uapid/uapid/internal/sqlite"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -18,8 +15,8 @@ import (
 func benchAuth(b *testing.B) (*Authenticator, string) {
 	b.Helper()
 	ctx := context.Background()
-	d := newDirB(b)
-	h := mustHashB(b, "pw")
+	d := newDir(b)
+	h := mustHash(b, "pw")
 	if err := d.PutAccount(ctx, directory.Account{User: "alice", PasswordHash: h, Domains: []string{"alice.test"}}); err != nil {
 		b.Fatal(err)
 	}
@@ -87,27 +84,4 @@ func BenchmarkCredCache(b *testing.B) {
 			b.Fatal("miss")
 		}
 	}
-}
-
-func newDirB(b *testing.B) directory.Directory {
-	b.Helper()
-	db, err := sqlite.Open(filepath.Join(b.TempDir(), "d.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	d, err := directory.NewSQLite(context.Background(), db)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return d
-}
-
-func mustHashB(b *testing.B, pw string) string {
-	b.Helper()
-	h, err := passwd.Hash(pw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return h
 }

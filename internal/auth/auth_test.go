@@ -66,7 +66,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	})
 }
 
-func newDir(t *testing.T) directory.Directory {
+func newDir(t testing.TB) directory.Directory {
 	t.Helper()
 	db, err := sqlite.Open(filepath.Join(t.TempDir(), "d.db"))
 	if err != nil {
@@ -80,7 +80,7 @@ func newDir(t *testing.T) directory.Directory {
 	return d
 }
 
-func mustHash(t *testing.T, pw string) string {
+func mustHash(t testing.TB, pw string) string {
 	t.Helper()
 	h, err := passwd.Hash(pw)
 	if err != nil {

@@ -463,34 +463,7 @@ func (s *SQLite) Consume(ctx context.Context, id string, cookieHash []byte, now,
 	nowMs := now.UnixMilli()
 	var out Record
 	err := s.w.do(ctx, func(ctx context.Context, q querier) error {
-		r, err := scanRecord(stmt(ctx, q, s.consume).QueryRowContext(ctx,
-			hashArg(cookieHash), nowMs, expires.UnixMilli(), id, nowMs))
-		switch {
-		case err == nil:
-			out = r
-			return nil
-		case isUniqueViolation(err):
-			return ErrExists
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("session store: consume: %w", err)
-		}
-		// No row matched. The writer runs one write at a time and the
-		// look runs on the same connection (in the same transaction when
-		// batched), so only another process can change the record in
-		// between; that is reported as "record keeps changing" if it
-		// happens every time.
-		for range maxRetries {
-			found, consumed, expiresAt, err := s.state(ctx, q, id)
-			switch {
-			case err != nil:
-				return err
-			case !found:
-				return ErrNotFound
-			case consumed:
-				return ErrConsumed
-			case expiresAt <= nowMs:
-				return ErrExpired
-			}
+		for attempt := 0; ; attempt++ {
 			r, err := scanRecord(stmt(ctx, q, s.consume).QueryRowContext(ctx,
 				hashArg(cookieHash), nowMs, expires.UnixMilli(), id, nowMs))
 			switch {
@@ -502,8 +475,26 @@ func (s *SQLite) Consume(ctx context.Context, id string, cookieHash []byte, now,
 			case !errors.Is(err, sql.ErrNoRows):
 				return fmt.Errorf("session store: consume: %w", err)
 			}
+			// No row matched: say why. The writer runs one write at a
+			// time and the look runs on the same connection (in the same
+			// transaction), so only another process can change the record
+			// in between; that is reported as "record keeps changing" if
+			// it happens every time.
+			if attempt == maxRetries {
+				return fmt.Errorf("session store: consume: record keeps changing")
+			}
+			found, consumed, expiresAt, err := s.state(ctx, q, id)
+			switch {
+			case err != nil:
+				return err
+			case !found:
+				return ErrNotFound
+			case consumed:
+				return ErrConsumed
+			case expiresAt <= nowMs:
+				return ErrExpired
+			}
 		}
-		return fmt.Errorf("session store: consume: record keeps changing")
 	})
 	if err != nil {
 		return Record{}, err
