@@ -1,12 +1,12 @@
 // Package app assembles one uapid runtime from a configuration: the
-// directory, the session store, the UAPI registry with its modules, and the
-// authenticator. The server, the uapi and whmapi1 commands and the admin
+// stores, the session manager, the account lifecycle, the authenticator
+// with its brute-force limiter, and the UAPI and WHM registries with their
+// modules. The server, the uapi and whmapi1 commands and the admin
 // commands all use it, so that they see the same data the same way.
 package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,14 +16,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/uapid/uapid/internal/accounts"
 	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/auth"
-	"github.com/uapid/uapid/internal/bruteforce"
 	"github.com/uapid/uapid/internal/config"
-	"github.com/uapid/uapid/internal/directory"
 	"github.com/uapid/uapid/internal/fixture"
 	"github.com/uapid/uapid/internal/metrics"
 	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/tempdb"
 	"github.com/uapid/uapid/internal/uapi"
 	"github.com/uapid/uapid/internal/whmapi"
@@ -33,29 +33,29 @@ import (
 type App struct {
 	Config *config.Config
 	Log    *slog.Logger
-	Dir    directory.Directory
-	// Store holds the session records; Sessions applies the session rules
-	// (lifetimes, one-time logins, address checks) over it.
-	Store    session.Store
+	Dir    store.Directory
+	// Store holds the session records; Sessions applies the session
+	// lifecycle (lifetimes, one-time redemption, ends) over it.
+	Store    store.Sessions
 	Sessions *session.Manager
+	// Accounts is the account lifecycle every interface uses.
+	Accounts *accounts.Service
 	Registry *uapi.Registry
 	WHM      *whmapi.Registry
-	Auth     *auth.Authenticator
+	// Auth makes every credential decision, brute-force accounting
+	// included (Auth.Limiter).
+	Auth *auth.Authenticator
 	// Audit is the audit trail (its writer may be off; events still reach
 	// the metrics).
 	Audit *audit.Logger
 	// Metrics are this runtime's Prometheus collectors.
 	Metrics *metrics.Metrics
-	// Limiter is the brute-force protection of every credential surface.
-	Limiter *bruteforce.Limiter
 	// TempDB creates and drops the temporary database users of cPanel
 	// sessions; TempDB.Configured() is false without a database server.
 	TempDB *tempdb.Manager
 
-	// stores are the backends (stores.go); db is the SQLite database when
-	// the --store is SQLite, nil otherwise.
+	// stores are the backends (stores.go).
 	stores *stores
-	db     *sql.DB
 
 	portsMu sync.Mutex
 	bound   map[string]int
@@ -96,8 +96,8 @@ func (a *App) PublicPort(service string) int {
 
 // Open opens the stores named by cfg (creating the data directory and the
 // SQLite file on first use; PostgreSQL and Redis with --store postgres://…
-// and --session-store, see stores.go), applies migrations, and registers
-// the modules.
+// and --session-store, see stores.go), applies migrations, assembles the
+// runtime and registers the modules.
 func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	st, err := openStores(ctx, cfg) // see stores.go
 	if err != nil {
@@ -130,44 +130,52 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	met := metrics.New(func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		users, err := ledger.List(ctx)
+		users, err := ledger.ListTempUsers(ctx)
 		if err != nil {
 			return -1
 		}
 		return float64(len(users))
 	})
 	auditLog.Hook = met.ObserveEvent
-	store := met.InstrumentStore(sessions)
+	sessionStore := met.InstrumentStore(sessions)
+	sm := &session.Manager{
+		Store:    sessionStore,
+		LoginTTL: cfg.LoginTTL,
+		Idle:     cfg.IdleTimeout,
+		Max:      cfg.MaxAge,
+		Audit:    auditLog,
+	}
+	limiter := auth.NewLimiter(auth.LimitConfig{
+		Allow: cfg.BruteforceAllow, IPMax: cfg.BruteforceIPMax, UserMax: cfg.BruteforceUserMax,
+		Window: cfg.BruteforceWindow, Ban: cfg.BruteforceBan,
+	}, st.attempts)
 	a := &App{
-		Config: cfg,
-		Log:    log,
-		Dir:    dir,
-		Store:  store,
-		Sessions: &session.Manager{
-			Store:        store,
-			LoginTTL:     cfg.LoginTTL,
-			Idle:         cfg.IdleTimeout,
-			Max:          cfg.MaxAge,
-			IPValidation: cfg.IPValidation,
-			Audit:        auditLog,
-		},
+		Config:   cfg,
+		Log:      log,
+		Dir:      dir,
+		Store:    sessionStore,
+		Sessions: sm,
+		Accounts: &accounts.Service{Dir: dir, Sessions: sm, Audit: auditLog},
 		Audit:    auditLog,
 		Metrics:  met,
 		Registry: uapi.NewRegistry(log),
 		WHM:      whmapi.NewRegistry(log),
-		Auth:     &auth.Authenticator{Dir: dir, Cache: auth.NewCredCache(5*time.Minute, 100_000)},
-		TempDB:   tm,
-		Limiter: bruteforce.New(bruteforce.Config{
-			Allow: cfg.BruteforceAllow, IPMax: cfg.BruteforceIPMax, UserMax: cfg.BruteforceUserMax,
-			Window: cfg.BruteforceWindow, Ban: cfg.BruteforceBan,
-		}),
+		Auth: &auth.Authenticator{
+			Dir:          dir,
+			Sessions:     sm,
+			Limiter:      limiter,
+			IPValidation: cfg.IPValidation,
+			Cache:        auth.NewCredCache(5*time.Minute, 100_000),
+			Audit:        auditLog,
+			Log:          log,
+		},
+		TempDB: tm,
 		stores: st,
-		db:     st.sqlite,
 	}
-	a.Limiter.OnBlock = func(b bruteforce.Block) {
+	limiter.OnBlock = func(b auth.Block) {
 		log.Warn("brute-force block", "kind", b.Kind, "key", b.Key, "until", b.Until.UTC().Format(time.RFC3339))
 		ev := audit.Event{Event: audit.BruteforceBlock, Reason: b.Kind + " blocked until " + b.Until.UTC().Format(time.RFC3339)}
-		if b.Kind == "ip" {
+		if b.Kind == store.AttemptIP {
 			ev.Client = b.Key
 		} else {
 			ev.Target = b.Key
@@ -206,7 +214,7 @@ func closeServers(tm *tempdb.Manager) {
 // sessionEnded releases what hangs off an ended session: its temporary
 // database user. A failed drop is logged; the ledger keeps the user and the
 // sweeper retries.
-func (a *App) sessionEnded(ctx context.Context, r session.Record, reason string) {
+func (a *App) sessionEnded(ctx context.Context, r store.Session, reason string) {
 	// Drop even when the record does not say "created": a crash between
 	// the creation and the mark leaves a recorded user. The manager drops
 	// only names its ledger holds.
@@ -236,7 +244,7 @@ func (a *App) SweepTempUsers(ctx context.Context) (int, error) {
 	}
 	return a.TempDB.Sweep(ctx, func(ctx context.Context, id string) (bool, error) {
 		_, err := a.Store.Get(ctx, id)
-		if errors.Is(err, session.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return false, nil
 		}
 		return err == nil, err

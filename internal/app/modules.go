@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net/netip"
 
 	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/modules/email"
@@ -10,7 +9,7 @@ import (
 	"github.com/uapid/uapid/internal/modules/sso"
 	"github.com/uapid/uapid/internal/modules/tokens"
 	"github.com/uapid/uapid/internal/modules/whmacct"
-	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/tempdb"
 )
 
@@ -24,10 +23,7 @@ func registerModules(a *App) {
 		Locales:         a.Config.Locales,
 		WebmailHostname: a.Config.WebmailHostname,
 		TempUsers:       tempUsers{a},
-		Blocked:         a.Limiter.Blocked,
-		PasswordFailed: func(client netip.Addr, address string) {
-			a.Limiter.Fail(client, address)
-		},
+		Auth:            a.Auth,
 	})
 	sso.Register(a.WHM, &sso.Deps{
 		Dir:      a.Dir,
@@ -35,15 +31,11 @@ func registerModules(a *App) {
 		Hostname: a.Hostname,
 		Port:     a.PublicPort,
 	})
-	email.Register(a.Registry, &email.Deps{Dir: a.Dir, Sessions: a.Sessions})
-	tokenIssuer := &tokens.Issuer{Dir: a.Dir}
-	tokens.Register(a.Registry, &tokens.Deps{Dir: a.Dir, Issuer: tokenIssuer, Audit: a.Audit})
+	email.Register(a.Registry, &email.Deps{Dir: a.Dir, Accounts: a.Accounts})
+	tokens.Register(a.Registry, &tokens.Deps{Dir: a.Dir, Accounts: a.Accounts})
 	whmacct.Register(a.WHM, &whmacct.Deps{
 		Dir:      a.Dir,
-		Sessions: a.Sessions,
-		Notes:    whmNotes(a),
-		Tokens:   tokenIssuer,
-		Audit:    a.Audit,
+		Accounts: a.Accounts,
 		Locales:  a.Config.Locales,
 	})
 }
@@ -53,21 +45,11 @@ type tempUsers struct{ a *App }
 
 func (t tempUsers) Configured() bool { return t.a.TempDB.Configured() }
 
-func (t tempUsers) Create(ctx context.Context, r session.Record) error {
+func (t tempUsers) Create(ctx context.Context, r store.Session) error {
 	err := t.a.TempDB.Create(ctx, tempdb.User{Name: r.TempUser, Password: r.TempPass, Account: r.Account, SessionID: r.ID})
 	if err == nil {
 		t.a.Audit.Log(ctx, audit.Event{Event: audit.TempUserCreate, Actor: r.Account, Method: "create_temp_user",
 			Target: r.Account, SessionID: r.ID, SecretFP: audit.Fingerprint(r.TempUser)})
 	}
 	return err
-}
-
-// whmNotes is where WHM's account functions keep plans, contact addresses and
-// suspension reasons: the SQLite store, or nowhere with a shared store (the
-// functions then report cPanel's defaults for them).
-func whmNotes(a *App) whmacct.NoteStore {
-	if a.db == nil {
-		return nil
-	}
-	return whmacct.NewSQLiteNotes(a.db)
 }

@@ -2,40 +2,38 @@ package app
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/uapid/uapid/internal/config"
-	"github.com/uapid/uapid/internal/directory"
-	"github.com/uapid/uapid/internal/pgstore"
 	"github.com/uapid/uapid/internal/secretbox"
-	"github.com/uapid/uapid/internal/session"
-	"github.com/uapid/uapid/internal/session/redisstore"
-	"github.com/uapid/uapid/internal/sqlite"
-	"github.com/uapid/uapid/internal/tempdb"
+	"github.com/uapid/uapid/internal/store"
+	"github.com/uapid/uapid/internal/store/memstore"
+	"github.com/uapid/uapid/internal/store/redisstore"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 )
 
 // stores are the backends of one runtime, as --store and --session-store
 // name them:
 //
-//   - --store SQLite (default): directory, sessions and temporary-user
-//     ledger in one local file (single node; no encryption key needed).
-//   - --store postgres://…: all three in PostgreSQL, shared by every node.
-//   - --session-store redis://… (or postgres://…): only the sessions move
-//     there; the directory and the ledger stay in the --store.
+//   - --store SQLite (default): the directory, the sessions and the
+//     temporary-user ledger in one local file; the brute-force counters in
+//     this process (memstore: a single node has nothing to share them
+//     with, and counting in memory costs nothing on the request path).
+//   - --store postgres://…: all four in PostgreSQL, shared by every node.
+//   - --session-store redis://… (or postgres://…): the sessions and the
+//     brute-force counters move there (they are what every request
+//     touches); the directory and the ledger stay in the --store.
 //
 // A shared store needs the encryption key for secrets at rest
 // (--secret-key-file or UAPID_SECRET_KEY); without it Open fails with one
 // line saying how to make one.
 type stores struct {
-	dir      directory.Directory
-	sessions session.Store
-	ledger   tempdb.Ledger
-	// sqlite is the SQLite database of an SQLite --store (nil otherwise).
-	sqlite *sql.DB
+	dir      store.Directory
+	sessions store.Sessions
+	ledger   store.Ledger
+	attempts store.Attempts
 
 	closers []func() error
 	pings   []func(context.Context) error
@@ -72,76 +70,45 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 			st.Close()
 		}
 	}()
+	var main *sqlstore.DB
 	switch kind {
 	case config.KindSQLite:
-		if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
-			return nil, fmt.Errorf("cannot create store directory: %v", err)
-		}
-		db, err := sqlite.Open(loc)
-		if err != nil {
+		if main, err = sqlstore.OpenSQLite(ctx, loc, sqlstore.Options{}); err != nil {
 			return nil, err
 		}
-		st.sqlite = db
-		st.closers = append(st.closers, db.Close)
-		st.pings = append(st.pings, db.PingContext)
-		if st.dir, err = directory.NewSQLite(ctx, db); err != nil {
-			return nil, fmt.Errorf("open directory: %w", err)
-		}
-		if sessKind == "" {
-			ss, err := session.NewSQLite(ctx, db)
-			if err != nil {
-				return nil, fmt.Errorf("open session store: %w", err)
-			}
-			// Closed before db: it holds the writer's connection.
-			st.sessions = ss
-			st.closers = append(st.closers, ss.Close)
-		}
-		if st.ledger, err = tempdb.NewSQLiteLedger(ctx, db); err != nil {
-			return nil, fmt.Errorf("open temporary-user ledger: %w", err)
-		}
+		st.attempts = memstore.NewAttempts()
 	case config.KindPostgres:
-		pg, err := st.openPostgres(ctx, loc)
-		if err != nil {
+		if main, err = sqlstore.OpenPostgres(ctx, loc, sqlstore.Options{Box: box}); err != nil {
 			return nil, fmt.Errorf("--store: %w", err)
 		}
-		st.dir, st.ledger = pgstore.NewDirectory(pg), pgstore.NewLedger(pg)
-		if sessKind == "" {
-			if st.sessions, err = pgstore.NewSessions(pg, box); err != nil {
-				return nil, err
-			}
-		}
+		st.attempts = main.Attempts()
 	default:
 		return nil, fmt.Errorf("invalid --store: the %s store is not supported", kind)
 	}
+	st.add(main.Close, main.Ping)
+	st.dir, st.ledger, st.sessions = main.Directory(), main.Ledger(), main.Sessions()
 	switch sessKind {
 	case config.KindRedis:
 		rs, err := redisstore.Open(ctx, cfg.SessionStore, box)
 		if err != nil {
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
-		st.closers = append(st.closers, rs.Close)
-		st.pings = append(st.pings, rs.Ping)
-		st.sessions = rs
+		st.add(rs.Close, rs.Ping)
+		st.sessions, st.attempts = rs.Sessions(), rs.Attempts()
 	case config.KindPostgres:
-		pg, err := st.openPostgres(ctx, cfg.SessionStore)
+		pg, err := sqlstore.OpenPostgres(ctx, cfg.SessionStore, sqlstore.Options{Box: box})
 		if err != nil {
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
-		if st.sessions, err = pgstore.NewSessions(pg, box); err != nil {
-			return nil, err
-		}
+		st.add(pg.Close, pg.Ping)
+		st.sessions, st.attempts = pg.Sessions(), pg.Attempts()
 	}
 	return st, nil
 }
 
-func (st *stores) openPostgres(ctx context.Context, dsn string) (*pgstore.DB, error) {
-	pg, err := pgstore.Open(ctx, dsn, pgstore.Options{})
-	if err != nil {
-		return nil, err
-	}
-	st.closers = append(st.closers, func() error { pg.Close(); return nil })
-	st.pings = append(st.pings, pg.Ping)
-	return pg, nil
+func (st *stores) add(closer func() error, ping func(context.Context) error) {
+	st.closers = append(st.closers, closer)
+	st.pings = append(st.pings, ping)
 }
 
 // Close closes every backend, the last opened first.

@@ -12,11 +12,11 @@ import (
 
 	"github.com/uapid/uapid/internal/app"
 	"github.com/uapid/uapid/internal/config"
-	"github.com/uapid/uapid/internal/pgstore"
-	"github.com/uapid/uapid/internal/pgstore/pgtest"
 	"github.com/uapid/uapid/internal/secretbox"
-	"github.com/uapid/uapid/internal/session/redisstore/redistest"
-	"github.com/uapid/uapid/internal/session/sessiontest"
+	"github.com/uapid/uapid/internal/store/redisstore/redistest"
+	"github.com/uapid/uapid/internal/store/sqlstore"
+	"github.com/uapid/uapid/internal/store/sqlstore/pgtest"
+	"github.com/uapid/uapid/internal/store/storetest"
 )
 
 func load(t *testing.T, env map[string]string, args ...string) *config.Config {
@@ -99,24 +99,25 @@ func TestPostgresStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := a.Dir.(*pgstore.Directory); !ok {
-		t.Errorf("directory is %T, want *pgstore.Directory", a.Dir)
+	if _, ok := a.Dir.(*sqlstore.Directory); !ok {
+		t.Errorf("directory is %T, want *sqlstore.Directory", a.Dir)
 	}
 	if err := a.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
-	r := sessiontest.NewRecord("alice")
+	r := storetest.NewSessionRecord("alice")
 	if err := a.Store.Create(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
 	// The record is in PostgreSQL, sealed.
-	db, err := pgstore.Open(t.Context(), dsn, pgstore.Options{})
+	box, _ := secretbox.New(secretbox.NewKey(), nil)
+	db, err := sqlstore.OpenPostgres(t.Context(), dsn, sqlstore.Options{Box: box})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var tp []byte
-	if err := db.Pool().QueryRow(t.Context(), `SELECT temp_pass FROM sessions WHERE id = $1`, r.ID).Scan(&tp); err != nil {
+	if err := db.SQL().QueryRowContext(t.Context(), `SELECT temp_pass FROM sessions WHERE id = $1`, r.ID).Scan(&tp); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(tp), r.TempPass) {
@@ -138,7 +139,7 @@ func TestRedisSessionStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := sessiontest.NewRecord("alice")
+	r := storetest.NewSessionRecord("alice")
 	if err := a.Store.Create(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package audit writes uapid's audit trail: one JSON object per line for
 // every security-relevant event (sessions created, logged in, ended; temporary
 // database users created and dropped; API tokens created and revoked;
-// brute-force blocks). Each record names who did what to whom, from where and
+// accounts and mailboxes created, suspended, unsuspended, removed and given
+// new passwords; brute-force blocks). Each record names who did what to whom, from where and
 // with which client, and identifies a secret only by a fingerprint (the first
 // 12 hex digits of its SHA-256), never by the secret itself.
 package audit
@@ -31,6 +32,16 @@ const (
 	TokenCreate        = "token.create"
 	TokenRevoke        = "token.revoke"
 	BruteforceBlock    = "bruteforce.block"
+	AccountCreate      = "account.create"
+	AccountSuspend     = "account.suspend"
+	AccountUnsuspend   = "account.unsuspend"
+	AccountRemove      = "account.remove"
+	AccountPassword    = "account.password"
+	MailboxCreate      = "mailbox.create"
+	MailboxRemove      = "mailbox.remove"
+	MailboxPassword    = "mailbox.password"
+	MailboxSuspend     = "mailbox.suspend"
+	MailboxUnsuspend   = "mailbox.unsuspend"
 )
 
 // Event is one audit record. Empty fields are left out.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -17,14 +17,14 @@ func benchAuth(b *testing.B) (*Authenticator, string) {
 	ctx := context.Background()
 	d := newDir(b)
 	h := mustHash(b, "pw")
-	if err := d.PutAccount(ctx, directory.Account{User: "alice", PasswordHash: h, Domains: []string{"alice.test"}}); err != nil {
+	if err := d.PutAccount(ctx, store.Account{User: "alice", PasswordHash: h, Domains: []string{"alice.test"}}); err != nil {
 		b.Fatal(err)
 	}
-	if err := d.PutMailbox(ctx, directory.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: h}); err != nil {
+	if err := d.PutMailbox(ctx, store.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: h}); err != nil {
 		b.Fatal(err)
 	}
-	secret := directory.NewTokenSecret()
-	if err := d.PutToken(ctx, directory.Token{User: "alice", Name: "ci", Hash: directory.HashToken(secret)}); err != nil {
+	secret := NewTokenSecret()
+	if err := d.PutToken(ctx, store.Token{User: "alice", Name: "ci", Hash: HashToken(secret)}); err != nil {
 		b.Fatal(err)
 	}
 	return &Authenticator{Dir: d, Cache: NewCredCache(time.Hour, 1000)}, secret
@@ -39,7 +39,7 @@ func BenchmarkToken(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.Token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, benchRemote); err != nil {
+		if _, err := a.token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, benchRemote); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -50,12 +50,12 @@ func BenchmarkToken(b *testing.B) {
 func BenchmarkPasswordCached(b *testing.B) {
 	a, _ := benchAuth(b)
 	ctx := context.Background()
-	if _, err := a.Password(ctx, uapi.ServiceCPanel, "alice", "pw", benchRemote); err != nil {
+	if _, err := a.password(ctx, uapi.ServiceCPanel, "alice", "pw", benchRemote); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := a.Password(ctx, uapi.ServiceCPanel, "alice", "pw", benchRemote); err != nil {
+		if _, err := a.password(ctx, uapi.ServiceCPanel, "alice", "pw", benchRemote); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uapid/uapid/internal/directory"
 	"github.com/uapid/uapid/internal/passwd"
-	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/store"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -66,18 +66,26 @@ func FuzzParseAuthorization(f *testing.F) {
 	})
 }
 
-func newDir(t testing.TB) directory.Directory {
+func newDir(t testing.TB) store.Directory {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(t.TempDir(), "d.db"))
+	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "d.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	d, err := directory.NewSQLite(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
+	return db.Directory()
+}
+
+// setPassword and setSuspended change an account through the store's
+// update transaction.
+func setPassword(ctx context.Context, d store.Directory, user, hash string) error {
+	_, err := d.UpdateAccount(ctx, user, func(a *store.Account) error { a.PasswordHash = hash; return nil })
+	return err
+}
+
+func setSuspended(ctx context.Context, d store.Directory, user string, suspended bool) error {
+	_, err := d.UpdateAccount(ctx, user, func(a *store.Account) error { a.Suspended = suspended; return nil })
+	return err
 }
 
 func mustHash(t testing.TB, pw string) string {
@@ -94,13 +102,13 @@ func mustHash(t testing.TB, pw string) string {
 func TestCacheFollowsDirectory(t *testing.T) {
 	ctx := context.Background()
 	d := newDir(t)
-	if err := d.PutAccount(ctx, directory.Account{User: "alice", PasswordHash: mustHash(t, "one"), Domains: []string{"alice.test"}}); err != nil {
+	if err := d.PutAccount(ctx, store.Account{User: "alice", PasswordHash: mustHash(t, "one"), Domains: []string{"alice.test"}}); err != nil {
 		t.Fatal(err)
 	}
 	a := &Authenticator{Dir: d, Cache: NewCredCache(time.Minute, 10)}
 	remote := netip.MustParseAddr("127.0.0.1")
 	login := func(pw string) error {
-		_, err := a.Password(ctx, uapi.ServiceCPanel, "alice", pw, remote)
+		_, err := a.password(ctx, uapi.ServiceCPanel, "alice", pw, remote)
 		return err
 	}
 	if err := login("one"); err != nil {
@@ -109,7 +117,7 @@ func TestCacheFollowsDirectory(t *testing.T) {
 	if err := login("one"); err != nil { // from the cache
 		t.Fatal(err)
 	}
-	if err := d.SetAccountPasswordHash(ctx, "alice", mustHash(t, "two")); err != nil {
+	if err := setPassword(ctx, d, "alice", mustHash(t, "two")); err != nil {
 		t.Fatal(err)
 	}
 	if err := login("one"); !errors.Is(err, ErrDenied) {
@@ -118,13 +126,13 @@ func TestCacheFollowsDirectory(t *testing.T) {
 	if err := login("two"); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.SetAccountSuspended(ctx, "alice", true); err != nil {
+	if err := setSuspended(ctx, d, "alice", true); err != nil {
 		t.Fatal(err)
 	}
 	if err := login("two"); !errors.Is(err, ErrDenied) {
 		t.Fatalf("suspended account: %v", err)
 	}
-	if err := d.SetAccountSuspended(ctx, "alice", false); err != nil {
+	if err := setSuspended(ctx, d, "alice", false); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.RemoveAccount(ctx, "alice"); err != nil {
@@ -157,17 +165,17 @@ func TestCredCacheBounded(t *testing.T) {
 func TestTokenRules(t *testing.T) {
 	ctx := context.Background()
 	d := newDir(t)
-	if err := d.PutAccount(ctx, directory.Account{User: "alice", PasswordHash: mustHash(t, "x"), Domains: []string{"alice.test"}}); err != nil {
+	if err := d.PutAccount(ctx, store.Account{User: "alice", PasswordHash: mustHash(t, "x"), Domains: []string{"alice.test"}}); err != nil {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	secret := directory.NewTokenSecret()
-	expired := directory.NewTokenSecret()
-	fenced := directory.NewTokenSecret()
-	for _, tk := range []directory.Token{
-		{User: "alice", Name: "ok", Hash: directory.HashToken(secret)},
-		{User: "alice", Name: "old", Hash: directory.HashToken(expired), ExpiresAt: now.Add(-time.Second)},
-		{User: "alice", Name: "fenced", Hash: directory.HashToken(fenced), AllowIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+	secret := NewTokenSecret()
+	expired := NewTokenSecret()
+	fenced := NewTokenSecret()
+	for _, tk := range []store.Token{
+		{User: "alice", Name: "ok", Hash: HashToken(secret)},
+		{User: "alice", Name: "old", Hash: HashToken(expired), ExpiresAt: now.Add(-time.Second)},
+		{User: "alice", Name: "fenced", Hash: HashToken(fenced), AllowIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
 	} {
 		if err := d.PutToken(ctx, tk); err != nil {
 			t.Fatal(err)
@@ -177,7 +185,7 @@ func TestTokenRules(t *testing.T) {
 	in, out := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("192.0.2.1")
 	check := func(secret string, remote netip.Addr, want bool) {
 		t.Helper()
-		_, err := a.Token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, remote)
+		_, err := a.token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, remote)
 		if (err == nil) != want {
 			t.Fatalf("token from %s: err %v, want ok=%v", remote, err, want)
 		}
@@ -187,7 +195,7 @@ func TestTokenRules(t *testing.T) {
 	check(fenced, in, true)
 	check(fenced, out, false)
 	check(fenced, netip.Addr{}, false)
-	if _, err := a.Token(ctx, uapi.ServiceWHM, "whm", "alice", secret, out); !errors.Is(err, ErrDenied) {
+	if _, err := a.token(ctx, uapi.ServiceWHM, "whm", "alice", secret, out); !errors.Is(err, ErrDenied) {
 		t.Fatal("a non-reseller's token worked as a whm token")
 	}
 }

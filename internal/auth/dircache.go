@@ -8,7 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/store"
 )
 
 // dirCache remembers the directory's answers that authentication needs
@@ -26,7 +26,7 @@ import (
 // saw the same generation may use them. Answers are shared between
 // callers and must not be modified.
 type dirCache struct {
-	dir directory.Directory
+	dir store.Directory
 	max int
 
 	mu      sync.Mutex
@@ -40,11 +40,11 @@ type cacheKey struct {
 }
 
 type cacheVal struct {
-	acct directory.Account
-	mb   directory.Mailbox
-	tok  directory.Token
+	acct store.Account
+	mb   store.Mailbox
+	tok  store.Token
 	hash string
-	err  error // nil or a directory.ErrNotFound
+	err  error // nil or a store.ErrNotFound
 }
 
 // maxDirCacheEntries bounds the cache; it is emptied when full (answers
@@ -52,7 +52,7 @@ type cacheVal struct {
 // not the directory's size).
 const maxDirCacheEntries = 50_000
 
-func newDirCache(d directory.Directory) *dirCache {
+func newDirCache(d store.Directory) *dirCache {
 	return &dirCache{dir: d, max: maxDirCacheEntries, entries: make(map[cacheKey]cacheVal)}
 }
 
@@ -105,9 +105,9 @@ func (c *dirCache) put(gen int64, k cacheKey, v cacheVal) {
 }
 
 // cacheable reports whether an answer may be kept: found, or not found.
-func cacheable(err error) bool { return err == nil || errors.Is(err, directory.ErrNotFound) }
+func cacheable(err error) bool { return err == nil || errors.Is(err, store.ErrNotFound) }
 
-func (v dirView) account(ctx context.Context, user string) (directory.Account, error) {
+func (v dirView) account(ctx context.Context, user string) (store.Account, error) {
 	k := cacheKey{kind: 'a', a: user}
 	if e, ok := v.c.get(v.gen, k); ok {
 		return e.acct, e.err
@@ -119,7 +119,7 @@ func (v dirView) account(ctx context.Context, user string) (directory.Account, e
 	return a, err
 }
 
-func (v dirView) mailbox(ctx context.Context, address string) (directory.Mailbox, error) {
+func (v dirView) mailbox(ctx context.Context, address string) (store.Mailbox, error) {
 	k := cacheKey{kind: 'm', a: address}
 	if e, ok := v.c.get(v.gen, k); ok {
 		return e.mb, e.err
@@ -131,7 +131,7 @@ func (v dirView) mailbox(ctx context.Context, address string) (directory.Mailbox
 	return m, err
 }
 
-func (v dirView) token(ctx context.Context, user string, hash []byte) (directory.Token, error) {
+func (v dirView) token(ctx context.Context, user string, hash []byte) (store.Token, error) {
 	k := cacheKey{kind: 't', a: user, b: hex.EncodeToString(hash)}
 	if e, ok := v.c.get(v.gen, k); ok {
 		return e.tok, e.err
@@ -177,7 +177,7 @@ func WithRequestView(ctx context.Context) context.Context {
 // view. Without a request view in ctx it reads the directory directly.
 // Writes go straight to the directory.
 type cachedDirectory struct {
-	directory.Directory
+	store.Directory
 	a *Authenticator
 }
 
@@ -187,7 +187,7 @@ type cachedDirectory struct {
 // authenticated the request. Only modules that do not write to the
 // directory within the request should use it: a read after a write of the
 // same request would see the directory as of the request's start.
-func (a *Authenticator) Directory() directory.Directory {
+func (a *Authenticator) Directory() store.Directory {
 	return cachedDirectory{Directory: a.Dir, a: a}
 }
 
@@ -199,11 +199,11 @@ func (d cachedDirectory) requestView(ctx context.Context) (dirView, bool, error)
 	return v, err == nil, err
 }
 
-// GetAccount implements directory.Directory.
-func (d cachedDirectory) GetAccount(ctx context.Context, user string) (directory.Account, error) {
+// GetAccount implements store.Directory.
+func (d cachedDirectory) GetAccount(ctx context.Context, user string) (store.Account, error) {
 	v, ok, err := d.requestView(ctx)
 	if err != nil {
-		return directory.Account{}, err
+		return store.Account{}, err
 	}
 	if !ok {
 		return d.Directory.GetAccount(ctx, user)
@@ -214,11 +214,11 @@ func (d cachedDirectory) GetAccount(ctx context.Context, user string) (directory
 	return a, err
 }
 
-// GetMailbox implements directory.Directory.
-func (d cachedDirectory) GetMailbox(ctx context.Context, address string) (directory.Mailbox, error) {
+// GetMailbox implements store.Directory.
+func (d cachedDirectory) GetMailbox(ctx context.Context, address string) (store.Mailbox, error) {
 	v, ok, err := d.requestView(ctx)
 	if err != nil {
-		return directory.Mailbox{}, err
+		return store.Mailbox{}, err
 	}
 	if !ok {
 		return d.Directory.GetMailbox(ctx, address)

@@ -8,48 +8,50 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/uapid/uapid/internal/directory"
-	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/store"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
 // countingDir counts the reads that the directory cache should save.
 type countingDir struct {
-	directory.Directory
+	store.Directory
 	reads atomic.Int64
 }
 
-func (c *countingDir) GetAccount(ctx context.Context, user string) (directory.Account, error) {
+func (c *countingDir) GetAccount(ctx context.Context, user string) (store.Account, error) {
 	c.reads.Add(1)
 	return c.Directory.GetAccount(ctx, user)
 }
 
-func (c *countingDir) GetMailbox(ctx context.Context, address string) (directory.Mailbox, error) {
+func (c *countingDir) GetMailbox(ctx context.Context, address string) (store.Mailbox, error) {
 	c.reads.Add(1)
 	return c.Directory.GetMailbox(ctx, address)
 }
 
-func (c *countingDir) TokenByHash(ctx context.Context, user string, hash []byte) (directory.Token, error) {
+func (c *countingDir) TokenByHash(ctx context.Context, user string, hash []byte) (store.Token, error) {
 	c.reads.Add(1)
 	return c.Directory.TokenByHash(ctx, user, hash)
 }
 
+// updateMailbox changes a mailbox through the store's update transaction.
+func updateMailbox(ctx context.Context, d store.Directory, address string, fn func(*store.Mailbox)) error {
+	_, err := d.UpdateMailbox(ctx, address, func(m *store.Mailbox) error { fn(m); return nil })
+	return err
+}
+
 // twoHandles opens one SQLite directory file twice, as the server and
 // another process (the CLI) do.
-func twoHandles(t *testing.T) (server, other directory.Directory) {
+func twoHandles(t *testing.T) (server, other store.Directory) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "d.db")
-	open := func() directory.Directory {
-		db, err := sqlite.Open(path)
+	open := func() store.Directory {
+		db, err := sqlstore.OpenSQLite(context.Background(), path, sqlstore.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		d, err := directory.NewSQLite(context.Background(), db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
+		return db.Directory()
 	}
 	return open(), open()
 }
@@ -67,15 +69,15 @@ func TestDirCacheFollowsOtherProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(other.PutAccount(ctx, directory.Account{User: "alice", PasswordHash: mustHash(t, "pw"), Domains: []string{"alice.test"}}))
-	must(other.PutMailbox(ctx, directory.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: mustHash(t, "mpw")}))
-	secret := directory.NewTokenSecret()
-	must(other.PutToken(ctx, directory.Token{User: "alice", Name: "ci", Hash: directory.HashToken(secret)}))
+	must(other.PutAccount(ctx, store.Account{User: "alice", PasswordHash: mustHash(t, "pw"), Domains: []string{"alice.test"}}))
+	must(other.PutMailbox(ctx, store.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: mustHash(t, "mpw")}))
+	secret := NewTokenSecret()
+	must(other.PutToken(ctx, store.Token{User: "alice", Name: "ci", Hash: HashToken(secret)}))
 
 	a := &Authenticator{Dir: cd, Cache: NewCredCache(0, 10)}
 	remote := netip.MustParseAddr("192.0.2.1")
 	token := func() error {
-		_, err := a.Token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, remote)
+		_, err := a.token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, remote)
 		return err
 	}
 	allowed := func() bool {
@@ -95,21 +97,21 @@ func TestDirCacheFollowsOtherProcess(t *testing.T) {
 		t.Errorf("%d directory reads for 5 token checks and 5 login checks, want 3 (cached)", n)
 	}
 
-	must(other.SetAccountSuspended(ctx, "alice", true))
+	must(setSuspended(ctx, other, "alice", true))
 	if err := token(); !errors.Is(err, ErrDenied) {
 		t.Fatalf("token of an account suspended by another process: %v, want ErrDenied", err)
 	}
 	if allowed() {
 		t.Fatal("LoginAllowed = true for an account suspended by another process")
 	}
-	must(other.SetAccountSuspended(ctx, "alice", false))
+	must(setSuspended(ctx, other, "alice", false))
 	must(token())
 
-	must(other.SetMailboxSuspendedLogin(ctx, "info@alice.test", true))
+	must(updateMailbox(ctx, other, "info@alice.test", func(m *store.Mailbox) { m.SuspendedLogin = true }))
 	if allowed() {
 		t.Fatal("LoginAllowed = true for a mailbox suspended by another process")
 	}
-	must(other.SetMailboxSuspendedLogin(ctx, "info@alice.test", false))
+	must(updateMailbox(ctx, other, "info@alice.test", func(m *store.Mailbox) { m.SuspendedLogin = false }))
 	if !allowed() {
 		t.Fatal("LoginAllowed = false after the mailbox was unsuspended")
 	}
@@ -121,14 +123,14 @@ func TestDirCacheFollowsOtherProcess(t *testing.T) {
 
 	// A password change elsewhere: the old password stops working at once,
 	// the new one works.
-	if _, err := a.Password(ctx, uapi.ServiceWebmail, "info@alice.test", "mpw", remote); err != nil {
+	if _, err := a.password(ctx, uapi.ServiceWebmail, "info@alice.test", "mpw", remote); err != nil {
 		t.Fatal(err)
 	}
-	must(other.SetMailboxPasswordHash(ctx, "info@alice.test", mustHash(t, "new")))
-	if _, err := a.Password(ctx, uapi.ServiceWebmail, "info@alice.test", "mpw", remote); !errors.Is(err, ErrDenied) {
+	must(updateMailbox(ctx, other, "info@alice.test", func(m *store.Mailbox) { m.PasswordHash = mustHash(t, "new") }))
+	if _, err := a.password(ctx, uapi.ServiceWebmail, "info@alice.test", "mpw", remote); !errors.Is(err, ErrDenied) {
 		t.Fatalf("old password after a change by another process: %v, want ErrDenied", err)
 	}
-	if _, err := a.Password(ctx, uapi.ServiceWebmail, "info@alice.test", "new", remote); err != nil {
+	if _, err := a.password(ctx, uapi.ServiceWebmail, "info@alice.test", "new", remote); err != nil {
 		t.Fatalf("new password: %v", err)
 	}
 
@@ -136,7 +138,7 @@ func TestDirCacheFollowsOtherProcess(t *testing.T) {
 	if allowed() {
 		t.Fatal("LoginAllowed = true for a removed account")
 	}
-	if _, err := a.Password(ctx, uapi.ServiceWebmail, "info@alice.test", "new", remote); !errors.Is(err, ErrDenied) {
+	if _, err := a.password(ctx, uapi.ServiceWebmail, "info@alice.test", "new", remote); !errors.Is(err, ErrDenied) {
 		t.Fatalf("password of a removed mailbox: %v, want ErrDenied", err)
 	}
 }
@@ -146,12 +148,12 @@ func TestDirCacheFollowsOtherProcess(t *testing.T) {
 func TestDirCacheGenerations(t *testing.T) {
 	d := newDir(t)
 	ctx := context.Background()
-	if err := d.PutAccount(ctx, directory.Account{User: "alice", PasswordHash: mustHash(t, "x"), Domains: []string{"alice.test"}}); err != nil {
+	if err := d.PutAccount(ctx, store.Account{User: "alice", PasswordHash: mustHash(t, "x"), Domains: []string{"alice.test"}}); err != nil {
 		t.Fatal(err)
 	}
 	c := newDirCache(d)
 	c.max = 2
-	c.put(1, cacheKey{kind: 'a', a: "alice"}, cacheVal{acct: directory.Account{User: "stale"}})
+	c.put(1, cacheKey{kind: 'a', a: "alice"}, cacheVal{acct: store.Account{User: "stale"}})
 	if _, ok := c.get(2, cacheKey{kind: 'a', a: "alice"}); ok {
 		t.Fatal("entry of generation 1 served at generation 2")
 	}
@@ -163,10 +165,10 @@ func TestDirCacheGenerations(t *testing.T) {
 	if _, ok := c.get(1, cacheKey{kind: 'a', a: "alice"}); ok {
 		t.Fatal("generation 1 still cached after generation 2 was stored")
 	}
-	if _, err := v.account(ctx, "nobody"); !errors.Is(err, directory.ErrNotFound) {
+	if _, err := v.account(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown account: %v", err)
 	}
-	if e, ok := c.get(2, cacheKey{kind: 'a', a: "nobody"}); !ok || !errors.Is(e.err, directory.ErrNotFound) {
+	if e, ok := c.get(2, cacheKey{kind: 'a', a: "nobody"}); !ok || !errors.Is(e.err, store.ErrNotFound) {
 		t.Fatal("not found is not cached")
 	}
 	v.account(ctx, "third") // the cache is full: it starts afresh
@@ -200,21 +202,21 @@ func TestRequestView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(other.PutAccount(bg, directory.Account{User: "alice", PasswordHash: mustHash(t, "pw"), Domains: []string{"alice.test"}}))
-	must(other.PutMailbox(bg, directory.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: mustHash(t, "mpw")}))
-	secret := directory.NewTokenSecret()
-	must(other.PutToken(bg, directory.Token{User: "alice", Name: "ci", Hash: directory.HashToken(secret)}))
+	must(other.PutAccount(bg, store.Account{User: "alice", PasswordHash: mustHash(t, "pw"), Domains: []string{"alice.test"}}))
+	must(other.PutMailbox(bg, store.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: mustHash(t, "mpw")}))
+	secret := NewTokenSecret()
+	must(other.PutToken(bg, store.Token{User: "alice", Name: "ci", Hash: HashToken(secret)}))
 
 	a := &Authenticator{Dir: cd, Cache: NewCredCache(0, 10)}
 	dir := a.Directory()
 	remote := netip.MustParseAddr("192.0.2.1")
-	request := func() (directory.Mailbox, error) {
+	request := func() (store.Mailbox, error) {
 		ctx := WithRequestView(bg)
-		if _, err := a.Token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, remote); err != nil {
-			return directory.Mailbox{}, err
+		if _, err := a.token(ctx, uapi.ServiceCPanel, "cpanel", "alice", secret, remote); err != nil {
+			return store.Mailbox{}, err
 		}
 		if _, err := dir.GetAccount(ctx, "alice"); err != nil {
-			return directory.Mailbox{}, err
+			return store.Mailbox{}, err
 		}
 		return dir.GetMailbox(ctx, "info@alice.test")
 	}
@@ -235,7 +237,7 @@ func TestRequestView(t *testing.T) {
 
 	// A mailbox moved away by another process: the next request sees it.
 	must(other.RemoveMailbox(bg, "info@alice.test"))
-	if _, err := request(); !errors.Is(err, directory.ErrNotFound) {
+	if _, err := request(); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("after removal by another process: %v, want ErrNotFound", err)
 	}
 

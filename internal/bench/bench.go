@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"github.com/uapid/uapid/internal/passwd"
-	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/tlsutil"
 )
 
@@ -48,10 +48,9 @@ const (
 	scBig       = "create-1m"
 	scBigOpen   = "create-1m-open"
 	scSweep     = "sweep"
-	scMemStore  = "memstore"
 )
 
-var defaultScenarios = []string{scBaseline, scCreate, scCreateOpn, scBasic, scCheck, scCrypt, scLogin, scMixed, scMemStore}
+var defaultScenarios = []string{scBaseline, scCreate, scCreateOpn, scBasic, scCheck, scCrypt, scLogin, scMixed}
 
 // Options configure a run. The zero value is not useful; see defaults.
 type Options struct {
@@ -74,8 +73,6 @@ type Options struct {
 	Prefill, Sweep int
 	// SweepMax bounds the sweep scenario.
 	SweepMax time.Duration
-	// MemStoreN is how many sessions the memstore measurement stores.
-	MemStoreN int
 	// LoginPool is how many sessions the login scenario may consume (0:
 	// sized from the baseline's throughput).
 	LoginPool int
@@ -105,7 +102,7 @@ type Options struct {
 func defaults() Options {
 	return Options{
 		Duration: 10 * time.Second, Warmup: 2 * time.Second, Concurrency: 32,
-		Accounts: 1000, Mailboxes: 10000, Rate: "0.5x", SweepMax: 5 * time.Minute, MemStoreN: 100_000,
+		Accounts: 1000, Mailboxes: 10000, Rate: "0.5x", SweepMax: 5 * time.Minute,
 	}
 }
 
@@ -474,7 +471,7 @@ func (r *runner) writeStats() (commits, writes int64) {
 		switch t := s.(type) {
 		case interface{ WriteStats() (int64, int64) }:
 			return t.WriteStats()
-		case interface{ Unwrap() session.Store }:
+		case interface{ Unwrap() store.Sessions }:
 			s = t.Unwrap()
 		default:
 			return 0, 0
@@ -496,7 +493,7 @@ func (r *runner) run(ctx context.Context) error {
 
 	httpScen := false
 	for _, s := range r.o.Scenarios {
-		if s != scCrypt && s != scMemStore {
+		if s != scCrypt {
 			httpScen = true
 		}
 	}
@@ -551,9 +548,6 @@ func (r *runner) run(ctx context.Context) error {
 		if err := r.runBig(ctx); err != nil {
 			return err
 		}
-	}
-	if r.has(scMemStore) {
-		r.runMemStore()
 	}
 	return nil
 }

@@ -26,7 +26,6 @@ func TestRunTiny(t *testing.T) {
 	o.Accounts, o.Mailboxes = 5, 20
 	o.Prefill, o.Sweep = 2000, 2000
 	o.LoginPool = 3000
-	o.MemStoreN = 20_000
 	o.Scenarios = append(append([]string{}, defaultScenarios...), scBig, scBigOpen, scSweep)
 	o.JSON = jsonPath
 	o.Out, o.Log = &out, &log
@@ -60,7 +59,7 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("%s: ratio to baseline %v", r.Scenario, r.Ratio)
 		}
 	}
-	for _, f := range []string{"startup_ms", "rss_peak_mib", "sweep_s", "memstore_bytes_per_session", "create_answer_bytes"} {
+	for _, f := range []string{"startup_ms", "rss_peak_mib", "sweep_s", "create_answer_bytes"} {
 		if v, ok := rep.fact(f); !ok || v <= 0 {
 			t.Errorf("fact %s = %v", f, rep.Facts[f])
 		}
@@ -71,8 +70,8 @@ func TestRunTiny(t *testing.T) {
 	if v, _ := rep.fact("sweep_removed_total"); v < 2000 {
 		t.Errorf("sweep removed %v sessions, want at least the 2000 inserted expired ones", v)
 	}
-	if len(rep.Targets) != 10 {
-		t.Errorf("%d targets evaluated, want 10", len(rep.Targets))
+	if len(rep.Targets) != 9 {
+		t.Errorf("%d targets evaluated, want 9", len(rep.Targets))
 	}
 
 	// The printed table and the JSON carry the same rows.
@@ -116,7 +115,10 @@ func TestTargetMode(t *testing.T) {
 	defer u.stop()
 	var out bytes.Buffer
 	o := defaults()
-	o.Duration, o.Warmup, o.Concurrency = 300*time.Millisecond, 50*time.Millisecond, 2
+	// A window long enough that a request completes in it even on a
+	// machine busy with other tests (a login that takes longer than the
+	// whole window is not counted).
+	o.Duration, o.Warmup, o.Concurrency = time.Second, 50*time.Millisecond, 2
 	o.Scenarios = []string{scCreate, scLogin, scMixed}
 	o.TargetCPanel, o.TargetWebmail = u.cpanel, u.webmail
 	o.Token = c.accounts[0].user + ":" + c.accounts[0].token

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/uapid/uapid/internal/session"
-	uapisqlite "github.com/uapid/uapid/internal/sqlite"
-	"github.com/uapid/uapid/internal/uapi"
+	"github.com/uapid/uapid/internal/store"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 )
 
 // runBig is the large-store phase: the server is stopped, o.Prefill live
@@ -37,7 +35,14 @@ func (r *runner) runBig(ctx context.Context) error {
 	r.u = nil
 	dbPath := filepath.Join(r.dir, "uapid.db")
 	r.logf("prefill: inserting %d live sessions", r.o.Prefill)
-	d, err := prefill(ctx, dbPath, r.o.Prefill, len(r.cast.accounts), "live", time.Now().Add(24*time.Hour))
+	db, err := sqlstore.OpenSQLite(ctx, dbPath, sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	d, err := prefill(ctx, db.Sessions(), r.o.Prefill, len(r.cast.accounts), "live", time.Now().Add(24*time.Hour))
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
@@ -84,7 +89,7 @@ func (r *runner) runBig(ctx context.Context) error {
 		}
 	}
 	if r.has(scSweep) && r.o.Sweep > 0 {
-		if err := r.runSweep(ctx, dbPath); err != nil {
+		if err := r.runSweep(ctx); err != nil {
 			return err
 		}
 	}
@@ -98,9 +103,10 @@ func (r *runner) runBig(ctx context.Context) error {
 	return nil
 }
 
-func (r *runner) runSweep(ctx context.Context, dbPath string) error {
+func (r *runner) runSweep(ctx context.Context) error {
 	r.logf("sweep: inserting %d expired sessions", r.o.Sweep)
-	d, err := prefill(ctx, dbPath, r.o.Sweep, len(r.cast.accounts), "expired", time.Now().Add(-time.Hour))
+	sessions := r.u.app.Store
+	d, err := prefill(ctx, sessions, r.o.Sweep, len(r.cast.accounts), "expired", time.Now().Add(-time.Hour))
 	if err != nil {
 		return err
 	}
@@ -109,18 +115,9 @@ func (r *runner) runSweep(ctx context.Context, dbPath string) error {
 	// The sweep is over when none of the inserted expired sessions is
 	// left. The server's sweep itself goes on as long as it finds expired
 	// sessions, and sessions created earlier in this run expire meanwhile,
-	// so its return is not the signal: a second handle on the database
-	// watches the inserted ones' id range instead.
-	watch, err := uapisqlite.Open(dbPath)
-	if err != nil {
-		return err
-	}
-	defer watch.Close()
-	left := func(ctx context.Context) (int, error) {
-		var n int
-		err := watch.QueryRowContext(ctx, `SELECT count(*) FROM sessions WHERE id >= ? AND id < ?`, expiredIDPrefix, expiredIDEnd).Scan(&n)
-		return n, err
-	}
+	// so its return is not the signal: the last inserted one (the sweep
+	// goes by expiry, and it expires last) is watched instead.
+	last := prefillID("expired", r.o.Sweep-1)
 	done := make(chan struct{})
 	var (
 		removed  int
@@ -151,9 +148,7 @@ func (r *runner) runSweep(ctx context.Context, dbPath string) error {
 					return
 				case <-tick.C:
 				}
-				var exists int
-				err := watch.QueryRowContext(sctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE id >= ? AND id < ?)`, expiredIDPrefix, expiredIDEnd).Scan(&exists)
-				if err == nil && exists == 0 {
+				if _, err := sessions.Get(sctx, last); errors.Is(err, store.ErrNotFound) {
 					took, complete = time.Since(t0), true
 					return
 				}
@@ -177,7 +172,7 @@ func (r *runner) runSweep(ctx context.Context, dbPath string) error {
 		r.rep.Facts["sweep_rows_per_s"] = round(float64(r.o.Sweep)/took.Seconds(), 0)
 		r.logf("sweep: the %d expired sessions removed in %v (%d sessions removed in all)", r.o.Sweep, took.Round(time.Millisecond), removed)
 	} else {
-		n, err := left(ctx)
+		n, err := prefillLeft(ctx, sessions, r.o.Sweep)
 		if err != nil {
 			return fmt.Errorf("sweep: %w", err)
 		}
@@ -275,49 +270,4 @@ func procStatusOf(pid int, field string) int64 {
 		}
 	}
 	return 0
-}
-
-// runMemStore measures the heap the in-memory store holds per live
-// session (logged in, with every index), for records shaped like those of
-// create_webmail_session_for_mail_user.
-func (r *runner) runMemStore() {
-	n := max(r.o.MemStoreN, 1000)
-	now := time.Now().Truncate(time.Millisecond)
-	origin := netip.MustParseAddr("127.0.0.1").String()
-	recs := make([]session.Record, n)
-	seen := make(map[string]bool, n)
-	for i := range recs {
-		user := fmt.Sprintf("box%05d@bench%05d.test", i%10, i%1000)
-		tok := session.NewToken()
-		for seen[tok] {
-			tok = session.NewToken()
-		}
-		seen[tok] = true
-		recs[i] = session.Record{
-			ID: session.NewID(), User: user, Account: fmt.Sprintf("bench%05d", i%1000), Service: uapi.ServiceWebmail,
-			Token: tok, LoginHash: session.HashSecret(session.NewLoginSecret(user, session.TagMailUser)),
-			Consumed: true, CookieHash: session.HashSecret(session.NewCookieSecret(user)),
-			Creator: fmt.Sprintf("bench%05d", i%1000), Method: fnCreate, Origin: origin, Locale: "en",
-			CreatedAt: now, LastUsed: now, ExpiresAt: now.Add(15 * time.Minute),
-		}
-	}
-	seen = nil
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	m := session.NewMemory()
-	for _, rec := range recs {
-		if err := m.Create(context.Background(), rec); err != nil {
-			r.logf("memstore: %v", err)
-			return
-		}
-	}
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
-	runtime.KeepAlive(recs) // counted in before: only the store's own memory is measured
-	runtime.KeepAlive(m)
-	m.Close()
-	r.rep.Facts["memstore_bytes_per_session"] = round(per, 0)
-	r.logf("memstore: %.0f bytes per live session (%d sessions)", per, n)
 }

@@ -2,71 +2,102 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
-	uapisqlite "github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
+	"github.com/uapid/uapid/internal/uapi"
 )
 
-// prefill inserts n sessions straight into the sessions table of the
-// SQLite store at dbPath, in one transaction, with one INSERT … SELECT
-// over a generated series (no round trip per row). The records look like
-// those of create_webmail_session_for_mail_user (random 32-byte login
-// hashes, one of nAccounts accounts each) and expire at expires. kind
-// ("live" or "expired") keeps the ids and tokens of separate fills apart.
-// The ids of the expired sessions prefill inserts are in [expiredIDPrefix,
-// expiredIDEnd).
-const expiredIDPrefix, expiredIDEnd = "pfex", "pfey"
-
-func prefill(ctx context.Context, dbPath string, n, nAccounts int, kind string, expires time.Time) (time.Duration, error) {
-	db, err := uapisqlite.Open(dbPath)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	idPrefix, tokenBase := "pfli", int64(9_000_000_000)
-	if kind == "expired" {
-		idPrefix, tokenBase = expiredIDPrefix, 7_000_000_000
-	}
+// prefill creates n sessions through the store contract (so that it works
+// on every backend), from a few goroutines at once (so that an SQLite
+// store commits them in groups). The records look like those of
+// create_webmail_session_for_mail_user (one of nAccounts accounts each).
+// kind ("live" or "expired") keeps the ids of separate fills apart:
+// prefillID(kind, i) is the id of record i. Live records expire at expires;
+// expired record i at expires + i ms, so that a sweep, which goes by
+// expiry, removes them in the order of i.
+func prefill(ctx context.Context, sessions store.Sessions, n, nAccounts int, kind string, expires time.Time) (time.Duration, error) {
 	if n > 50_000_000 {
 		return 0, fmt.Errorf("prefill: at most 50000000 sessions")
 	}
-	now := time.Now().UnixMilli()
-	exp := expires.UnixMilli()
-	created := min(now, exp-1)
-	t0 := time.Now()
-	// Tokens come from a range of their own; one that a real session took
-	// already (1 in 10^4 per session) is skipped (OR IGNORE) and made up
-	// for in the next round, from the next range.
-	inserted := 0
-	for round := int64(0); inserted < n; round++ {
-		if round >= 10 {
-			return 0, fmt.Errorf("prefill %s sessions: only %d of %d inserted", kind, inserted, n)
-		}
-		base := tokenBase + round*int64(n)
-		res, err := db.ExecContext(ctx, `
-WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x + 1 < ?)
-INSERT OR IGNORE INTO sessions (id, user, account, service, token, login_hash, consumed, cookie_hash,
-	creator, method, origin, locale, return_url, temp_user, temp_pass, temp_created,
-	created_at, last_used, expires_at)
-SELECT printf('%s%d%014d', ?, ?, x),
-	printf('pf%d@bench%05d.test', x, x % ?),
-	printf('bench%05d', x % ?),
-	'webmaild',
-	printf('/cpsess%010d', ? + x),
-	randomblob(32), 0, NULL,
-	printf('bench%05d', x % ?),
-	'create_webmail_session_for_mail_user', '127.0.0.1', 'en', '', '', '', 0,
-	?, ?, ?
-FROM c`, n-inserted, idPrefix, round, nAccounts, nAccounts, base, nAccounts, created, created, exp)
-		if err != nil {
-			return 0, fmt.Errorf("prefill %s sessions: %w", kind, err)
-		}
-		k, err := res.RowsAffected()
-		if err != nil {
-			return 0, err
-		}
-		inserted += int(k)
+	now := time.Now().Truncate(time.Millisecond)
+	created := now
+	if expires.Before(created) {
+		created = expires.Add(-time.Minute)
 	}
-	return time.Since(t0), nil
+	t0 := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range 16 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				acct := fmt.Sprintf("bench%05d", i%nAccounts)
+				user := fmt.Sprintf("pf%d@%s.test", i, acct)
+				r := store.Session{
+					ID: prefillID(kind, i), User: user, Account: acct, Service: uapi.ServiceWebmail,
+					LoginHash: session.HashSecret(session.NewLoginSecret(user, session.TagMailUser)),
+					Creator:   acct, Method: fnCreate, Origin: "127.0.0.1", Locale: "en",
+					CreatedAt: created, LastUsed: created, ExpiresAt: expires,
+				}
+				if kind == "expired" {
+					r.ExpiresAt = expires.Add(time.Duration(i) * time.Millisecond)
+				}
+				var err error
+				for range 5 { // a token another session holds is drawn again
+					r.Token = session.NewToken()
+					if err = sessions.Create(ctx, r); !errors.Is(err, store.ErrExists) {
+						break
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("prefill %s sessions: %w", kind, err)
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	return time.Since(t0), firstErr
+}
+
+// prefillID is the id of the i-th prefilled session of kind.
+func prefillID(kind string, i int) string {
+	return fmt.Sprintf("pf%s%016d", kind[:2], i)
+}
+
+// prefillLeft returns how many of the n expired sessions prefill made are
+// still in the store: a sweep removes them in the order of their index, so
+// what is left is a suffix, found by bisection.
+func prefillLeft(ctx context.Context, sessions store.Sessions, n int) (int, error) {
+	var err error
+	first := sort.Search(n, func(i int) bool {
+		if err != nil {
+			return true
+		}
+		_, e := sessions.Get(ctx, prefillID("expired", i))
+		if e != nil && !errors.Is(e, store.ErrNotFound) {
+			err = e
+		}
+		return e == nil
+	})
+	return n - first, err
 }

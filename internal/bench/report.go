@@ -144,9 +144,6 @@ func (rep *Report) evaluate() {
 	if sw, n := rep.row(scSweep), rep.row(scBigOpen); sw != nil && n != nil && n.P99 > 0 {
 		add("p99 during the sweep ≤ 2 × normal", sw.P99/n.P99, 2, "×", false, "p99 of sweep ÷ p99 of create-1m-open (same rate)")
 	}
-	if v, ok := rep.fact("memstore_bytes_per_session"); ok {
-		add("memory store ≤ 512 B per live session", v, 512, "B", false, "heap held by session.Memory per logged-in session")
-	}
 }
 
 func (rep *Report) print(w io.Writer) {

@@ -17,12 +17,12 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/uapid/uapid/internal/accounts"
 	"github.com/uapid/uapid/internal/app"
-	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/config"
-	"github.com/uapid/uapid/internal/directory"
 	"github.com/uapid/uapid/internal/fixture"
 	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/store"
 )
 
 // adminFlags returns a flag set with the store options plus the command's
@@ -30,6 +30,12 @@ import (
 func adminFlags(name string, env *Env) (*flag.FlagSet, *config.Values) {
 	fs, vals := config.FlagSet(name, env.Stderr)
 	return fs, vals
+}
+
+// cliActor is who the admin commands act as: root, with the command as
+// the method in the audit trail.
+func cliActor(command string) accounts.Actor {
+	return accounts.Actor{User: store.RootUser, Method: "uapid " + command}
 }
 
 func withApp(vals *config.Values, env *Env, f func(ctx context.Context, a *app.App) error) error {
@@ -95,7 +101,7 @@ func readSecret(env *Env, fromStdin bool, prompt string) (string, error) {
 }
 
 func accountCmd(args []string, env *Env) error {
-	const usage = "usage: uapid account add USER --domain D [--domain D2] [--owner R] [--reseller] [--locale L] [--database DB] [--password-stdin] | list | suspend USER | unsuspend USER | remove USER | passwd USER [--password-stdin]"
+	const usage = "usage: uapid account add USER --domain D [--domain D2] [--owner R] [--reseller] [--locale L] [--database DB] [--plan P] [--contact-email E] [--password-stdin] | list | suspend USER [--reason R] [--lock] | unsuspend USER | remove USER | passwd USER [--password-stdin]"
 	if len(args) == 0 || !slices.Contains([]string{"add", "list", "suspend", "unsuspend", "remove", "passwd"}, args[0]) {
 		return usageErr(usage)
 	}
@@ -103,9 +109,13 @@ func accountCmd(args []string, env *Env) error {
 	var domains, dbs multiFlag
 	fs.Var(&domains, "domain", "domain (repeatable; the first is the main domain)")
 	fs.Var(&dbs, "database", "database name (repeatable)")
-	owner := fs.String("owner", directory.RootUser, "owner: root or a reseller")
+	owner := fs.String("owner", store.RootUser, "owner: root or a reseller")
 	reseller := fs.Bool("reseller", false, "make the account a reseller")
 	locale := fs.String("locale", "en", "locale")
+	plan := fs.String("plan", "", "hosting plan (package) name")
+	contact := fs.String("contact-email", "", "contact e-mail address")
+	reason := fs.String("reason", "", "suspension reason (suspend)")
+	lock := fs.Bool("lock", false, "only root may lift the suspension (suspend)")
 	stdin := fs.Bool("password-stdin", false, "read the password from standard input")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
@@ -144,38 +154,34 @@ func accountCmd(args []string, env *Env) error {
 			return err
 		}
 		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
-			if _, err := a.Dir.GetAccount(ctx, user); err == nil {
-				return fmt.Errorf("the account “%s” already exists", user)
-			}
-			if err := a.Dir.PutAccount(ctx, directory.Account{User: user, PasswordHash: hash, Domains: domains,
-				Locale: *locale, Owner: *owner, Reseller: *reseller, Databases: dbs}); err != nil {
+			if _, err := a.Accounts.Create(ctx, store.Account{User: user, PasswordHash: hash, Domains: domains,
+				Locale: *locale, Owner: *owner, Reseller: *reseller, Databases: dbs, Plan: *plan, ContactEmail: *contact},
+				cliActor("account add")); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "account %s added\n", user)
 			return nil
 		})
-	case "suspend", "unsuspend":
+	case "suspend":
 		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
-			if err := a.Dir.SetAccountSuspended(ctx, user, sub == "suspend"); err != nil {
+			_, n, err := a.Accounts.Suspend(ctx, user, *reason, *lock, cliActor("account suspend"))
+			if err != nil {
 				return err
 			}
-			msg := fmt.Sprintf("account %s %sed", user, sub)
-			if sub == "suspend" {
-				n, err := a.Sessions.EndAccount(ctx, user, "", "account suspended")
-				if err != nil {
-					return err
-				}
-				msg += fmt.Sprintf("; %d session(s) ended", n)
+			fmt.Fprintf(env.Stdout, "account %s suspended; %d session(s) ended\n", user, n)
+			return nil
+		})
+	case "unsuspend":
+		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
+			if _, err := a.Accounts.Unsuspend(ctx, user, cliActor("account unsuspend")); err != nil {
+				return err
 			}
-			fmt.Fprintln(env.Stdout, msg)
+			fmt.Fprintf(env.Stdout, "account %s unsuspended\n", user)
 			return nil
 		})
 	case "remove":
 		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
-			if err := a.Dir.RemoveAccount(ctx, user); err != nil {
-				return err
-			}
-			n, err := a.Sessions.EndAccount(ctx, user, "", "account removed")
+			n, err := a.Accounts.Remove(ctx, user, cliActor("account remove"))
 			if err != nil {
 				return err
 			}
@@ -192,10 +198,7 @@ func accountCmd(args []string, env *Env) error {
 			return err
 		}
 		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
-			if err := a.Dir.SetAccountPasswordHash(ctx, user, hash); err != nil {
-				return err
-			}
-			n, err := a.Sessions.EndAccount(ctx, user, "", "password changed")
+			n, err := a.Accounts.SetPassword(ctx, user, hash, cliActor("account passwd"))
 			if err != nil {
 				return err
 			}
@@ -241,13 +244,6 @@ func mailboxCmd(args []string, env *Env) error {
 	if !ok {
 		return usageErr("“%s” is not an address of the form login@domain", pos[0])
 	}
-	owner := func(ctx context.Context, a *app.App) (string, error) {
-		m, err := a.Dir.GetMailbox(ctx, addr)
-		if err != nil {
-			return "", err
-		}
-		return m.Account, nil
-	}
 	switch sub {
 	case "add":
 		pw, err := readSecret(env, *stdin, "Password for "+addr+": ")
@@ -265,10 +261,7 @@ func mailboxCmd(args []string, env *Env) error {
 					return fmt.Errorf("no account owns the domain “%s”", domain)
 				}
 			}
-			if _, err := a.Dir.GetMailbox(ctx, addr); err == nil {
-				return fmt.Errorf("the mailbox “%s” already exists", addr)
-			}
-			if err := a.Dir.PutMailbox(ctx, directory.Mailbox{Address: addr, Account: acct, PasswordHash: hash}); err != nil {
+			if err := a.Accounts.AddMailbox(ctx, store.Mailbox{Address: addr, Account: acct, PasswordHash: hash}, cliActor("mailbox add")); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "mailbox %s added to %s\n", addr, acct)
@@ -286,26 +279,19 @@ func mailboxCmd(args []string, env *Env) error {
 			}
 		}
 		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
-			acct, err := owner(ctx, a)
-			if err != nil {
-				return err
-			}
+			by := cliActor("mailbox " + sub)
+			var n int
+			var err error
 			switch sub {
 			case "suspend", "unsuspend":
-				err = a.Dir.SetMailboxSuspendedLogin(ctx, addr, sub == "suspend")
+				n, err = a.Accounts.SetMailboxSuspended(ctx, addr, sub == "suspend", by)
 			case "remove":
-				err = a.Dir.RemoveMailbox(ctx, addr)
+				n, err = a.Accounts.RemoveMailbox(ctx, addr, by)
 			case "passwd":
-				err = a.Dir.SetMailboxPasswordHash(ctx, addr, hash)
+				n, err = a.Accounts.SetMailboxPassword(ctx, addr, hash, by)
 			}
 			if err != nil {
 				return err
-			}
-			n := 0
-			if sub != "unsuspend" {
-				if n, err = a.Sessions.EndAccount(ctx, acct, addr, "mailbox "+sub); err != nil {
-					return err
-				}
 			}
 			fmt.Fprintf(env.Stdout, "mailbox %s: %s done; %d session(s) ended\n", addr, sub, n)
 			return nil
@@ -345,32 +331,21 @@ func tokenCmd(args []string, env *Env) error {
 			}
 			prefixes = append(prefixes, p.Masked())
 		}
+		if msg := accounts.TokenNameProblem(name); msg != "" {
+			return errors.New(msg)
+		}
+		var expiresAt time.Time
+		if *expires > 0 {
+			expiresAt = time.Now().Add(*expires)
+		}
 		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
-			if user != directory.RootUser {
-				if _, err := a.Dir.GetAccount(ctx, user); err != nil {
-					return fmt.Errorf("the user “%s” does not exist", user)
-				}
+			_, secret, err := a.Accounts.IssueToken(ctx, user, name, expiresAt, prefixes, cliActor("token create"))
+			if errors.Is(err, store.ErrExists) {
+				return fmt.Errorf("%s already has a token “%s” (revoke it first to replace it)", user, name)
 			}
-			// PutToken replaces a token of the same name, which would
-			// silently invalidate the secret in use: refuse, as account
-			// add and mailbox add refuse existing names.
-			existing, err := a.Dir.ListTokens(ctx, user)
 			if err != nil {
 				return err
 			}
-			if slices.ContainsFunc(existing, func(t directory.Token) bool { return t.Name == name }) {
-				return fmt.Errorf("%s already has a token “%s” (revoke it first to replace it)", user, name)
-			}
-			secret := directory.NewTokenSecret()
-			t := directory.Token{User: user, Name: name, Hash: directory.HashToken(secret), AllowIPs: prefixes, CreatedAt: time.Now()}
-			if *expires > 0 {
-				t.ExpiresAt = time.Now().Add(*expires)
-			}
-			if err := a.Dir.PutToken(ctx, t); err != nil {
-				return err
-			}
-			a.Audit.Log(ctx, audit.Event{Event: audit.TokenCreate, Actor: "cli", Method: "uapid token create",
-				Target: user, SecretFP: audit.Fingerprint(secret), Reason: "name " + name})
 			fmt.Fprintf(env.Stdout, "token %q for %s (shown once):\n%s\n", name, user, secret)
 			return nil
 		})
@@ -401,11 +376,9 @@ func tokenCmd(args []string, env *Env) error {
 		})
 	case args[0] == "revoke" && len(pos) == 2:
 		return withApp(vals, env, func(ctx context.Context, a *app.App) error {
-			if err := a.Dir.RevokeToken(ctx, strings.ToLower(pos[0]), pos[1]); err != nil {
+			if err := a.Accounts.RevokeToken(ctx, pos[0], pos[1], cliActor("token revoke")); err != nil {
 				return err
 			}
-			a.Audit.Log(ctx, audit.Event{Event: audit.TokenRevoke, Actor: "cli", Method: "uapid token revoke",
-				Target: strings.ToLower(pos[0]), Reason: "name " + pos[1]})
 			fmt.Fprintf(env.Stdout, "token %q of %s revoked\n", pos[1], strings.ToLower(pos[0]))
 			return nil
 		})

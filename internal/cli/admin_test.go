@@ -209,10 +209,17 @@ func TestAccountCommands(t *testing.T) {
 		}
 	}
 
-	// passwd ends sessions as well.
+	// passwd ends the account user's own sessions; its mailboxes have
+	// passwords of their own and keep theirs (as in cPanel).
 	newSession(t, dir, "bob", "info", "bob.test")
+	if r := uapiRun(t, dir, "--user=bob", "Session", "create_webmail_session_for_self", "remote_address=127.0.0.1"); r.code != 0 {
+		t.Fatalf("session for bob: %s", r)
+	}
 	if out := ok(t, dir, "New-pass-2\n", "account", "passwd", "bob", "--password-stdin"); !strings.Contains(out, "1 session(s) ended") {
 		t.Errorf("passwd output %q", out)
+	}
+	if users := column(ok(t, dir, "", "session", "list", "--user", "bob"), 1); len(users) != 1 || users[0] != "info@bob.test" {
+		t.Errorf("sessions of bob after passwd: %q, want the mailbox's only", users)
 	}
 
 	// remove

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/uapid/uapid/internal/config"
-	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -117,7 +117,7 @@ func uapiCmd(args []string, env *Env) error {
 	defer a.Close()
 	user := strings.ToLower(o.user)
 	acct, err := a.Dir.GetAccount(ctx, user)
-	if errors.Is(err, directory.ErrNotFound) || user == directory.RootUser {
+	if errors.Is(err, store.ErrNotFound) || user == store.RootUser {
 		return usageErr("the user “%s” is not a cPanel account on this server", o.user)
 	}
 	if err != nil {
@@ -165,7 +165,7 @@ func whmapiCmd(args []string, env *Env) error {
 		return err
 	}
 	defer a.Close()
-	caller := uapi.Caller{User: directory.RootUser, Service: uapi.ServiceWHM, Method: uapi.MethodCLI, Locale: "en"}
+	caller := uapi.Caller{User: store.RootUser, Service: uapi.ServiceWHM, Method: uapi.MethodCLI, Locale: "en"}
 	envl := a.WHM.Dispatch(ctx, o.words[0], "1", caller, cargs)
 	out, err := uapi.Encode(o.output, envl)
 	if err != nil {

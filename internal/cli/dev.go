@@ -7,9 +7,10 @@ import (
 	"strings"
 
 	"github.com/uapid/uapid/internal/app"
-	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/auth"
 	"github.com/uapid/uapid/internal/passwd"
 	"github.com/uapid/uapid/internal/server"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -20,7 +21,7 @@ func devSetup(ctx context.Context, a *app.App, srv *server.Server, env *Env) err
 	const user, domain, local = "demo", "demo.test", "info"
 	acctPass := "Demo-" + rand.Text()[:12]
 	mailPass := "Mail-" + rand.Text()[:12]
-	token := directory.NewTokenSecret()
+	token := auth.NewTokenSecret()
 	acctHash, err := passwd.Hash(acctPass)
 	if err != nil {
 		return err
@@ -29,16 +30,16 @@ func devSetup(ctx context.Context, a *app.App, srv *server.Server, env *Env) err
 	if err != nil {
 		return err
 	}
-	if err := a.Dir.PutAccount(ctx, directory.Account{
+	if err := a.Dir.PutAccount(ctx, store.Account{
 		User: user, PasswordHash: acctHash, Domains: []string{domain}, Locale: "en",
-		Owner: directory.RootUser, Databases: []string{"demo_wp"},
+		Owner: store.RootUser, Databases: []string{"demo_wp"},
 	}); err != nil {
 		return fmt.Errorf("dev account: %w", err)
 	}
-	if err := a.Dir.PutMailbox(ctx, directory.Mailbox{Address: local + "@" + domain, Account: user, PasswordHash: mailHash}); err != nil {
+	if err := a.Dir.PutMailbox(ctx, store.Mailbox{Address: local + "@" + domain, Account: user, PasswordHash: mailHash}); err != nil {
 		return fmt.Errorf("dev mailbox: %w", err)
 	}
-	if err := a.Dir.PutToken(ctx, directory.Token{User: user, Name: "dev", Hash: directory.HashToken(token)}); err != nil {
+	if err := a.Dir.PutToken(ctx, store.Token{User: user, Name: "dev", Hash: auth.HashToken(token)}); err != nil {
 		return fmt.Errorf("dev token: %w", err)
 	}
 	cp := srv.BoundPort(uapi.ServiceCPanel)

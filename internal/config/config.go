@@ -95,6 +95,10 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxConnsPerIP caps the open connections of one client address.
 	MaxConnsPerIP int
+	// RequestTimeout bounds how long one request may take inside uapid,
+	// waiting for its stores included: a store that does not answer
+	// makes the request fail with 503 when it runs out.
+	RequestTimeout time.Duration
 	// ReadHeaderTimeout bounds how long a client may take to send the
 	// request headers (slow-loris protection).
 	ReadHeaderTimeout time.Duration
@@ -292,6 +296,7 @@ var options = []option{
 	}},
 	{"max-conns-per-ip", "256", "open connections one client address may hold", intOpt(func(c *Config) *int { return &c.MaxConnsPerIP })},
 	{"read-header-timeout", "10s", "time a client has to send the request headers", dur(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
+	{"request-timeout", "15s", "longest a request may take inside uapid, waiting for its stores included (then 503)", dur(func(c *Config) *time.Duration { return &c.RequestTimeout })},
 	{"bruteforce-allow", "", "comma-separated CIDRs never blocked by brute-force protection", func(c *Config, v string) error {
 		p, err := parsePrefixes(v)
 		c.BruteforceAllow = p

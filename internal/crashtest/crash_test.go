@@ -20,7 +20,7 @@ import (
 
 	_ "github.com/go-sql-driver/mysql" // registers the "mysql" driver
 
-	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/testserver"
 )
 
@@ -434,7 +434,7 @@ func TestCrashSafety(t *testing.T) {
 	if _, err := os.Stat(dbPath); err != nil {
 		t.Fatalf("the store is not where it should be: %v", err)
 	}
-	db, err := sqlite.Open(dbPath)
+	db, err := sqlstore.OpenSQLiteSQL(dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}

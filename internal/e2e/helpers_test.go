@@ -36,7 +36,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/testserver"
 	"github.com/uapid/uapid/internal/tlsutil"
 )
@@ -497,7 +497,7 @@ func (s *cpSession) logout(t testing.TB) {
 
 func openStore(t testing.TB, dataDir string) *sql.DB {
 	t.Helper()
-	db, err := sqlite.Open(filepath.Join(dataDir, "uapid.db"))
+	db, err := sqlstore.OpenSQLiteSQL(filepath.Join(dataDir, "uapid.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

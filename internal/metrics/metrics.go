@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/uapid/uapid/internal/audit"
-	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 )
 
 // Metrics are the collectors of one App.
@@ -130,76 +130,76 @@ func (m *Metrics) ObserveEvent(e audit.Event) {
 
 // InstrumentStore wraps a session store so that each operation's latency is
 // observed.
-func (m *Metrics) InstrumentStore(s session.Store) session.Store {
+func (m *Metrics) InstrumentStore(s store.Sessions) store.Sessions {
 	if m == nil {
 		return s
 	}
-	return &instrumented{Store: s, m: m}
+	return &instrumented{Sessions: s, m: m}
 }
 
 type instrumented struct {
-	session.Store
+	store.Sessions
 	m *Metrics
 }
 
 // Unwrap returns the instrumented store.
-func (s *instrumented) Unwrap() session.Store { return s.Store }
+func (s *instrumented) Unwrap() store.Sessions { return s.Sessions }
 
 func (s *instrumented) observe(op string, start time.Time) {
 	s.m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
 }
 
-func (s *instrumented) Create(ctx context.Context, r session.Record) error {
+func (s *instrumented) Create(ctx context.Context, r store.Session) error {
 	defer s.observe("create", time.Now())
-	return s.Store.Create(ctx, r)
+	return s.Sessions.Create(ctx, r)
 }
 
-func (s *instrumented) Get(ctx context.Context, id string) (session.Record, error) {
+func (s *instrumented) Get(ctx context.Context, id string) (store.Session, error) {
 	defer s.observe("get", time.Now())
-	return s.Store.Get(ctx, id)
+	return s.Sessions.Get(ctx, id)
 }
 
-func (s *instrumented) ByLoginHash(ctx context.Context, h []byte) (session.Record, error) {
+func (s *instrumented) ByLoginHash(ctx context.Context, h []byte) (store.Session, error) {
 	defer s.observe("by_login_hash", time.Now())
-	return s.Store.ByLoginHash(ctx, h)
+	return s.Sessions.ByLoginHash(ctx, h)
 }
 
-func (s *instrumented) ByCookieHash(ctx context.Context, h []byte) (session.Record, error) {
+func (s *instrumented) ByCookieHash(ctx context.Context, h []byte) (store.Session, error) {
 	defer s.observe("by_cookie_hash", time.Now())
-	return s.Store.ByCookieHash(ctx, h)
+	return s.Sessions.ByCookieHash(ctx, h)
 }
 
-func (s *instrumented) Consume(ctx context.Context, id string, cookieHash []byte, now, expires time.Time) (session.Record, error) {
+func (s *instrumented) Consume(ctx context.Context, id string, cookieHash []byte, now, expires time.Time) (store.Session, error) {
 	defer s.observe("consume", time.Now())
-	return s.Store.Consume(ctx, id, cookieHash, now, expires)
+	return s.Sessions.Consume(ctx, id, cookieHash, now, expires)
 }
 
 func (s *instrumented) Touch(ctx context.Context, id string, now, expires time.Time) error {
 	defer s.observe("touch", time.Now())
-	return s.Store.Touch(ctx, id, now, expires)
+	return s.Sessions.Touch(ctx, id, now, expires)
 }
 
 func (s *instrumented) MarkTempCreated(ctx context.Context, id string) (bool, error) {
 	defer s.observe("mark_temp_created", time.Now())
-	return s.Store.MarkTempCreated(ctx, id)
+	return s.Sessions.MarkTempCreated(ctx, id)
 }
 
-func (s *instrumented) Delete(ctx context.Context, id string) (session.Record, error) {
+func (s *instrumented) Delete(ctx context.Context, id string) (store.Session, error) {
 	defer s.observe("delete", time.Now())
-	return s.Store.Delete(ctx, id)
+	return s.Sessions.Delete(ctx, id)
 }
 
-func (s *instrumented) DeleteByAccount(ctx context.Context, account, user string) ([]session.Record, error) {
+func (s *instrumented) DeleteByAccount(ctx context.Context, account, user string) ([]store.Session, error) {
 	defer s.observe("delete_by_account", time.Now())
-	return s.Store.DeleteByAccount(ctx, account, user)
+	return s.Sessions.DeleteByAccount(ctx, account, user)
 }
 
-func (s *instrumented) List(ctx context.Context, account string) ([]session.Record, error) {
+func (s *instrumented) List(ctx context.Context, account string) ([]store.Session, error) {
 	defer s.observe("list", time.Now())
-	return s.Store.List(ctx, account)
+	return s.Sessions.List(ctx, account)
 }
 
-func (s *instrumented) Sweep(ctx context.Context, now time.Time, limit int) ([]session.Record, error) {
+func (s *instrumented) Sweep(ctx context.Context, now time.Time, limit int) ([]store.Session, error) {
 	defer s.observe("sweep", time.Now())
-	return s.Store.Sweep(ctx, now, limit)
+	return s.Sessions.Sweep(ctx, now, limit)
 }

@@ -27,9 +27,9 @@ import (
 
 	_ "github.com/go-sql-driver/mysql"
 
-	"github.com/uapid/uapid/internal/pgstore/pgtest"
 	"github.com/uapid/uapid/internal/secretbox"
-	"github.com/uapid/uapid/internal/session/redisstore/redistest"
+	"github.com/uapid/uapid/internal/store/redisstore/redistest"
+	"github.com/uapid/uapid/internal/store/sqlstore/pgtest"
 	"github.com/uapid/uapid/internal/testserver"
 	"github.com/uapid/uapid/internal/tlsutil"
 )

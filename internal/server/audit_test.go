@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/uapid/uapid/internal/audit"
-	"github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/testserver"
 )
 
@@ -73,7 +73,7 @@ func TestAuditTrailAndNoSecretsInLogs(t *testing.T) {
 		srv.Do(nil, req)
 	}
 	// The reserved temporary database passwords are secrets too.
-	db, err := sqlite.Open(filepath.Join(srv.DataDir, "uapid.db"))
+	db, err := sqlstore.OpenSQLiteSQL(filepath.Join(srv.DataDir, "uapid.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/uapid/uapid/internal/auth"
 	"github.com/uapid/uapid/internal/reqctx"
 	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -69,9 +70,18 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// middleware gives every request an id, common security headers, recovery
-// from panics (a JSON error with an error id on API paths, never a stack
-// trace) and an access-log line. The log carries the path with any
+// requestTimeout is the deadline of one request (--request-timeout).
+func (s *Server) requestTimeout() time.Duration {
+	if s.cfg.RequestTimeout > 0 {
+		return s.cfg.RequestTimeout
+	}
+	return 15 * time.Second
+}
+
+// middleware gives every request an id, a deadline (so that a store that
+// does not answer makes it fail with 503 rather than hang), common
+// security headers, recovery from panics (a JSON error with an error id
+// on API paths, never a stack trace) and an access-log line. The log carries the path with any
 // /cpsess… token masked and never the query string or body, which may hold
 // credentials.
 func (s *Server) middleware(service string, secure bool, next http.Handler) http.Handler {
@@ -79,7 +89,9 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 		start := time.Now()
 		id := uapi.NewErrorID() + uapi.NewErrorID()
 		rl := &routeLabels{module: "other", function: "other"}
-		ctx := reqctx.With(r.Context(), id)
+		ctx, cancel := context.WithTimeout(r.Context(), s.requestTimeout())
+		defer cancel()
+		ctx = reqctx.With(ctx, id)
 		ctx = auth.WithRequestView(ctx)
 		ctx = context.WithValue(ctx, routeKey, rl)
 		ctx = audit.WithRequest(ctx, audit.Request{Client: s.clientAddr(r).String(), UserAgent: r.UserAgent(), Service: service})
@@ -213,6 +225,9 @@ func (s *Server) serveUAPI(w http.ResponseWriter, r *http.Request, service, toke
 		return
 	}
 	res := s.app.Registry.Dispatch(r.Context(), &uapi.Call{Module: module, Function: function, Args: args, Caller: caller})
+	if err := res.Err(); err != nil && s.unavailable(w, r, err) {
+		return
+	}
 	s.log.Debug("uapi call", "request_id", RequestID(r.Context()), "module", logName(module), "function", logName(function),
 		"user", caller.User, "status", res.Status, "arguments", args.Keys())
 	writeJSON(w, http.StatusOK, res)
@@ -231,53 +246,33 @@ func denyAPI(w http.ResponseWriter) {
 }
 
 // authenticateAPI authenticates an API request by its Authorization header
-// (Basic or token) or by session cookie plus /cpsess… token. On failure it
-// has answered the request.
+// (Basic or token) or by session cookie plus /cpsess… token (package auth
+// decides, brute-force accounting included). On failure it has answered
+// the request.
 func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service, token string, hasToken bool) (uapi.Caller, bool) {
 	remote := s.clientAddr(r)
 	ctx := r.Context()
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, user, secret, ok := auth.ParseAuthorization(h)
-		if !ok {
-			s.app.Limiter.Fail(remote, "")
-			denyAPI(w)
-			return uapi.Caller{}, false
-		}
-		key := strings.ToLower(user)
-		if s.app.Limiter.Blocked(remote, key) {
-			denyAPI(w)
-			return uapi.Caller{}, false
-		}
-		var c uapi.Caller
-		var err error
-		if scheme == "basic" {
-			c, err = s.app.Auth.Password(ctx, service, user, secret, remote)
-		} else {
-			c, err = s.app.Auth.Token(ctx, service, scheme, user, secret, remote)
-		}
-		if err != nil {
-			if !errors.Is(err, auth.ErrDenied) {
-				s.internalError(w, r, err)
-				return uapi.Caller{}, false
-			}
-			s.app.Limiter.Fail(remote, key)
-			denyAPI(w)
-			return uapi.Caller{}, false
-		}
-		s.app.Limiter.Success(remote, key)
-		c.UserAgent = r.UserAgent()
-		s.log.Debug("authenticated", "request_id", RequestID(ctx), "service", service, "user", c.User,
-			"mailbox", c.Mailbox, "method", c.Method, "remote", remote.String())
-		return c, true
+	if !hasToken {
+		token = ""
 	}
-	c, code, err := s.cookieCaller(r, service, token, hasToken)
-	if err != nil {
-		s.internalError(w, r, err)
-		return uapi.Caller{}, false
-	}
-	if code != "" {
-		s.log.Debug("cookie authentication refused", "request_id", RequestID(ctx), "service", service, "reason", code)
+	c, err := s.app.Auth.API(ctx, auth.Request{
+		Service:       service,
+		Remote:        remote,
+		Authorization: r.Header.Get("Authorization"),
+		Cookie:        cookieValue(r, service),
+		Token:         token,
+	})
+	var le *auth.LoginError
+	switch {
+	case errors.As(err, &le):
+		s.log.Debug("cookie authentication refused", "request_id", RequestID(ctx), "service", service, "reason", le.Code)
 		denyAPI(w)
+		return uapi.Caller{}, false
+	case errors.Is(err, auth.ErrDenied):
+		denyAPI(w)
+		return uapi.Caller{}, false
+	case err != nil:
+		s.internalError(w, r, err)
 		return uapi.Caller{}, false
 	}
 	c.UserAgent = r.UserAgent()
@@ -287,11 +282,49 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service
 }
 
 // internalError answers an unexpected failure with the generic UAPI error and
-// logs its cause under the error id.
+// logs its cause under the error id; a store that cannot be reached answers
+// 503 with the same envelope (unavailableError).
 func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.unavailable(w, r, err) {
+		return
+	}
 	id := uapi.NewErrorID()
 	s.log.Error("internal error", "error_id", id, "request_id", RequestID(r.Context()), "path", logPath(r.URL.Path), "error", err.Error())
 	writeJSON(w, http.StatusOK, uapi.Fail(uapi.GenericError(id)))
+}
+
+// unavailableText is the error of a request that needs a store that cannot
+// be reached.
+const unavailableText = "The service is temporarily unavailable: its data store cannot be reached. Try again shortly."
+
+// unavailable answers a request that failed because a store cannot be
+// reached (store.ErrUnavailable): 503, Retry-After, and the error in the
+// envelope of the request's path (WHM API 1 on /json-api/, UAPI on other
+// API paths, text elsewhere). It reports whether err was such a failure.
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, err error) bool {
+	if !errors.Is(err, store.ErrUnavailable) {
+		return false
+	}
+	s.log.Warn("store unavailable", "request_id", RequestID(r.Context()), "path", logPath(r.URL.Path), "error", err.Error())
+	w.Header().Set("Retry-After", "5")
+	path := r.URL.Path
+	if _, rest, ok := session.TokenFromPath(path); ok {
+		path = rest
+	}
+	switch {
+	case path == "/json-api/cpanel":
+		q := r.URL.Query() // the wrapped UAPI form of the proxy
+		writeJSON(w, http.StatusServiceUnavailable, uapi.Wrap(q.Get("cpanel_jsonapi_module"), q.Get("cpanel_jsonapi_func"), uapi.Fail(unavailableText)))
+	case strings.HasPrefix(path, "/json-api/"):
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"metadata": map[string]any{
+			"command": strings.TrimPrefix(path, "/json-api/"), "result": 0, "version": 1, "reason": unavailableText}})
+	case isAPIPath(r.URL.Path):
+		writeJSON(w, http.StatusServiceUnavailable, uapi.Fail(unavailableText))
+	default:
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, unavailableText, http.StatusServiceUnavailable)
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

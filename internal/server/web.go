@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/uapid/uapid/internal/auth"
 	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -92,20 +92,12 @@ func (s *Server) sessionLogin(w http.ResponseWriter, r *http.Request, service st
 	loginOnly, _ := args.Get("login_only")
 	secret, _ := args.Get("session")
 	remote := s.clientAddr(r)
-	if s.app.Limiter.Blocked(remote, "") {
-		s.loginFailure(w, loginOnly == "1", session.CodeInvalidSession)
-		return
-	}
-	rec, cookie, err := s.app.Sessions.Login(r.Context(), session.LoginRequest{
+	rec, cookie, err := s.app.Auth.SessionLogin(r.Context(), auth.LoginRequest{
 		Secret: secret, Token: token, Service: service, Remote: remote,
-	}, func(rec session.Record) (bool, error) { return s.mayLogIn(r.Context(), rec) })
-	var le *session.LoginError
+	})
+	var le *auth.LoginError
 	if errors.As(err, &le) {
 		s.log.Info("login refused", "request_id", RequestID(r.Context()), "service", service, "reason", le.Code, "remote", remote.String())
-		if le.Code == session.CodeInvalidSession || le.Code == session.CodeTokenIncorrect {
-			// Guessing secrets or tokens counts as a failed attempt.
-			s.app.Limiter.Fail(remote, "")
-		}
 		s.loginFailure(w, loginOnly == "1", le.Code)
 		return
 	}
@@ -146,11 +138,6 @@ func safeRelative(g string) bool {
 	return err == nil && u.Scheme == "" && u.Host == ""
 }
 
-// mayLogIn checks that the session's account (and mailbox) may log in now.
-func (s *Server) mayLogIn(ctx context.Context, rec session.Record) (bool, error) {
-	return s.app.Auth.LoginAllowed(ctx, rec.Account, rec.User)
-}
-
 func (s *Server) setCookie(w http.ResponseWriter, service string, secure bool, value string, maxAge int) {
 	c := &http.Cookie{
 		Name:     CookieName[service],
@@ -177,48 +164,6 @@ func cookieValue(r *http.Request, service string) string {
 	return v
 }
 
-// cookieCaller authenticates by session cookie and /cpsess… token. code is
-// a session failure code ("" on success); err an internal failure.
-func (s *Server) cookieCaller(r *http.Request, service, token string, hasToken bool) (uapi.Caller, string, error) {
-	v := cookieValue(r, service)
-	if v == "" {
-		return uapi.Caller{}, session.CodeInvalidSession, nil
-	}
-	if !hasToken {
-		token = ""
-	}
-	rec, err := s.app.Sessions.Authenticate(r.Context(), service, v, token)
-	var le *session.LoginError
-	if errors.As(err, &le) {
-		return uapi.Caller{}, le.Code, nil
-	}
-	if err != nil {
-		return uapi.Caller{}, "", err
-	}
-	ok, err := s.mayLogIn(r.Context(), rec)
-	if err != nil {
-		return uapi.Caller{}, "", err
-	}
-	if !ok {
-		return uapi.Caller{}, session.CodeInvalidLogin, nil
-	}
-	c := uapi.Caller{
-		User:       rec.Account,
-		Service:    service,
-		Method:     uapi.MethodSession,
-		RemoteAddr: s.clientAddr(r),
-		SessionID:  rec.ID,
-		Locale:     rec.Locale,
-	}
-	if strings.Contains(rec.User, "@") {
-		c.Mailbox = rec.User
-	}
-	if c.Locale == "" {
-		c.Locale = "en"
-	}
-	return c, "", nil
-}
-
 // passwordLogin is POST /login/ with user and pass (SPEC §4).
 func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, service string, secure bool) {
 	args, ok := s.formArgs(w, r)
@@ -229,36 +174,17 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, service s
 	user, _ := args.Get("user")
 	pass, _ := args.Get("pass")
 	remote := s.clientAddr(r)
-	key := strings.ToLower(user)
-	if s.app.Limiter.Blocked(remote, key) {
-		s.loginFailure(w, loginOnly == "1", session.CodeInvalidLogin)
-		return
-	}
-	c, err := s.app.Auth.Password(r.Context(), service, user, pass, remote)
+	rec, cookie, err := s.app.Auth.PasswordLogin(r.Context(), service, user, pass, remote)
 	if errors.Is(err, auth.ErrDenied) {
-		s.app.Limiter.Fail(remote, key)
 		s.log.Info("password login refused", "request_id", RequestID(r.Context()), "service", service, "remote", remote.String())
-		s.loginFailure(w, loginOnly == "1", session.CodeInvalidLogin)
+		s.loginFailure(w, loginOnly == "1", auth.CodeInvalidLogin)
 		return
 	}
 	if err != nil {
 		s.webInternalError(w, r, err)
 		return
 	}
-	s.app.Limiter.Success(remote, key)
-	who := c.User
-	if c.Mailbox != "" {
-		who = c.Mailbox
-	}
-	rec, cookie, err := s.app.Sessions.CreateLoggedIn(r.Context(), session.NewSession{
-		User: who, Account: c.User, Service: service, Tag: "PASSWORD_LOGIN",
-		Creator: who, Method: "password", Origin: remote, Locale: c.Locale,
-	})
-	if err != nil {
-		s.webInternalError(w, r, err)
-		return
-	}
-	s.log.Info("login", "request_id", RequestID(r.Context()), "service", service, "user", who, "session_id", rec.ID, "method", "password", "remote", remote.String())
+	s.log.Info("login", "request_id", RequestID(r.Context()), "service", service, "user", rec.User, "session_id", rec.ID, "method", "password", "remote", remote.String())
 	s.setCookie(w, service, secure, cookie, 0)
 	target := rec.Token + "/"
 	if loginOnly == "1" {
@@ -268,23 +194,22 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, service s
 	http.Redirect(w, r, target, http.StatusFound)
 }
 
-// logout ends the cookie's session (SPEC §4).
+// logout ends the cookie's session (SPEC §4), also when its account was
+// suspended meanwhile.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, service string, secure bool, token string) {
-	v := cookieValue(r, service)
-	if v != "" {
-		rec, err := s.app.Sessions.Authenticate(r.Context(), service, v, token)
-		var le *session.LoginError
+	if v := cookieValue(r, service); v != "" {
+		_, rec, err := s.app.Auth.Cookie(r.Context(), auth.Request{Service: service, Remote: s.clientAddr(r), Cookie: v, Token: token})
+		var le *auth.LoginError
 		switch {
-		case errors.As(err, &le):
-			if le.Code == session.CodeTokenIncorrect || le.Code == session.CodeTokenMissing {
-				s.loginFailure(w, false, le.Code)
-				return
-			}
-		case err != nil:
+		case errors.As(err, &le) && (le.Code == auth.CodeTokenIncorrect || le.Code == auth.CodeTokenMissing):
+			s.loginFailure(w, false, le.Code)
+			return
+		case err != nil && !errors.As(err, &le):
 			s.webInternalError(w, r, err)
 			return
-		default:
-			if err := s.app.Sessions.End(r.Context(), rec.ID, "logout"); err != nil && !errors.Is(err, session.ErrNotFound) {
+		}
+		if rec.ID != "" {
+			if err := s.app.Sessions.End(r.Context(), rec.ID, "logout"); err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.webInternalError(w, r, err)
 				return
 			}
@@ -297,13 +222,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, service string, 
 
 // landing is the page at /{token}/ for a logged-in session.
 func (s *Server) landing(w http.ResponseWriter, r *http.Request, service, token string) {
-	v := cookieValue(r, service)
-	if v == "" {
-		s.loginFailure(w, false, session.CodeInvalidSession)
-		return
-	}
-	rec, err := s.app.Sessions.Authenticate(r.Context(), service, v, token)
-	var le *session.LoginError
+	_, rec, err := s.app.Auth.Cookie(r.Context(), auth.Request{Service: service, Remote: s.clientAddr(r), Cookie: cookieValue(r, service), Token: token})
+	var le *auth.LoginError
 	if errors.As(err, &le) {
 		s.loginFailure(w, false, le.Code)
 		return
@@ -312,20 +232,13 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request, service, token 
 		s.webInternalError(w, r, err)
 		return
 	}
-	if ok, err := s.mayLogIn(r.Context(), rec); err != nil {
-		s.webInternalError(w, r, err)
-		return
-	} else if !ok {
-		s.loginFailure(w, false, session.CodeInvalidLogin)
-		return
-	}
 	title := map[string]string{uapi.ServiceWebmail: "Webmail", uapi.ServiceCPanel: "cPanel", uapi.ServiceWHM: "WHM"}[service]
 	renderHTML(w, http.StatusOK, landingPage, map[string]any{
 		"Title":   title,
 		"User":    rec.User,
 		"Token":   rec.Token,
 		"Idle":    rec.ExpiresAt.UTC().Format(time.RFC1123),
-		"Expires": rec.CreatedAt.Add(s.app.Sessions.Max).UTC().Format(time.RFC1123),
+		"Expires": s.app.Sessions.EndsAt(rec).UTC().Format(time.RFC1123),
 	})
 }
 
@@ -341,15 +254,18 @@ func (s *Server) loginFailure(w http.ResponseWriter, loginOnly bool, code string
 }
 
 var failureText = map[string]string{
-	session.CodeInvalidSession: "The session is not valid, or it was already used.",
-	session.CodeExpiredSession: "The session has expired.",
-	session.CodeTokenIncorrect: "The security token does not match the session.",
-	session.CodeTokenMissing:   "The request has no security token.",
-	session.CodeChangedIP:      "The session was created for a different IP address.",
-	session.CodeInvalidLogin:   "The login is not valid or the account is suspended.",
+	auth.CodeInvalidSession: "The session is not valid, or it was already used.",
+	auth.CodeExpiredSession: "The session has expired.",
+	auth.CodeTokenIncorrect: "The security token does not match the session.",
+	auth.CodeTokenMissing:   "The request has no security token.",
+	auth.CodeChangedIP:      "The session was created for a different IP address.",
+	auth.CodeInvalidLogin:   "The login is not valid or the account is suspended.",
 }
 
 func (s *Server) webInternalError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.unavailable(w, r, err) {
+		return
+	}
 	id := uapi.NewErrorID()
 	s.log.Error("internal error", "error_id", id, "request_id", RequestID(r.Context()), "path", logPath(r.URL.Path), "error", err.Error())
 	http.Error(w, "The request failed. (Error ID: "+id+")", http.StatusInternalServerError)

@@ -6,8 +6,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/uapid/uapid/internal/directory"
-
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -46,6 +45,9 @@ func (s *Server) serveWHM(w http.ResponseWriter, r *http.Request, service, token
 	}
 	version, _ := args.Get("api.version")
 	env := s.app.WHM.Dispatch(r.Context(), function, version, caller, args)
+	if err := env.Err(); err != nil && s.unavailable(w, r, err) {
+		return
+	}
 	writeJSON(w, http.StatusOK, env)
 }
 
@@ -71,7 +73,7 @@ func (s *Server) serveCPanelProxy(w http.ResponseWriter, r *http.Request, caller
 	ctx := r.Context()
 	invalid := "User parameter is invalid or was not supplied"
 	acct, err := s.app.Dir.GetAccount(ctx, strings.ToLower(user))
-	if errors.Is(err, directory.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		fail(invalid)
 		return
 	}
@@ -81,7 +83,7 @@ func (s *Server) serveCPanelProxy(w http.ResponseWriter, r *http.Request, caller
 	}
 	// Resellers reach only the accounts they own; for them an account they
 	// do not own looks like one that does not exist.
-	if caller.User != directory.RootUser && acct.Owner != caller.User && acct.User != caller.User {
+	if caller.User != store.RootUser && acct.Owner != caller.User && acct.User != caller.User {
 		fail(invalid)
 		return
 	}
@@ -100,5 +102,8 @@ func (s *Server) serveCPanelProxy(w http.ResponseWriter, r *http.Request, caller
 	}
 	as := uapi.Caller{User: acct.User, Service: uapi.ServiceCPanel, Method: caller.Method, RemoteAddr: caller.RemoteAddr, Locale: locale}
 	res := s.app.Registry.Dispatch(ctx, &uapi.Call{Module: module, Function: function, Args: inner, Caller: as})
+	if err := res.Err(); err != nil && s.unavailable(w, r, err) {
+		return
+	}
 	writeJSON(w, http.StatusOK, uapi.Wrap(module, function, res))
 }

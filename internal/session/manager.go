@@ -2,55 +2,35 @@ package session
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/uapid/uapid/internal/audit"
+	"github.com/uapid/uapid/internal/store"
 )
 
-// Login failure codes (SPEC §4). They are shown to clients.
-const (
-	CodeInvalidSession = "invalid_session"
-	CodeExpiredSession = "expired_session"
-	CodeTokenIncorrect = "token_incorrect"
-	CodeTokenMissing   = "token_missing"
-	CodeChangedIP      = "changed_ip"
-	CodeInvalidLogin   = "invalid_login"
-)
-
-// Address validation modes.
-const (
-	IPStrict   = "strict"
-	IPLoose    = "loose"
-	IPDisabled = "disabled"
-)
-
-// Manager applies uapid's session rules (lifetimes, one-time logins, token
-// and address checks) over a Store. It holds no state of its own, so any
-// number of Managers (and processes) may share one Store.
+// Manager applies the session lifecycle over a store.Sessions: lifetimes,
+// one-time redemption, idle timeout and ends.
 type Manager struct {
-	Store Store
+	Store store.Sessions
 	// LoginTTL is how long a created session can be used to log in; Idle
 	// ends a logged-in session after that long unused; Max caps its age.
 	LoginTTL, Idle, Max time.Duration
-	// IPValidation is IPStrict, IPLoose or IPDisabled.
-	IPValidation string
 	// Now returns the current time (tests override it).
 	Now func() time.Time
 	// OnEnd, if set, is called with every record the manager removes
 	// (logout, revocation, expiry sweep), e.g. to drop its temporary
 	// database user. Errors are the callee's to handle.
-	OnEnd func(ctx context.Context, r Record, reason string)
-	// Audit receives an event for every creation, login (and refused
-	// login) and end of a session; nil discards them.
+	OnEnd func(ctx context.Context, r store.Session, reason string)
+	// Audit receives an event for every creation and end of a session;
+	// nil discards them.
 	Audit *audit.Logger
 }
 
 // audit logs one event about r; secret (may be empty) is fingerprinted.
-func (m *Manager) audit(ctx context.Context, event string, r Record, secret, reason string) {
+func (m *Manager) audit(ctx context.Context, event string, r store.Session, secret, reason string) {
 	if m.Audit == nil {
 		return
 	}
@@ -73,7 +53,8 @@ func endEvent(reason string) string {
 	return audit.SessionRevoke
 }
 
-func (m *Manager) now() time.Time {
+// Clock returns the current time of the manager.
+func (m *Manager) Clock() time.Time {
 	if m.Now != nil {
 		return m.Now()
 	}
@@ -93,14 +74,14 @@ type NewSession struct {
 	ReturnURL string
 }
 
-// Create makes a session whose login secret is not used yet and returns the
-// stored record and the secret (the only time it exists in clear). cPanel
-// sessions reserve a temporary database user name and password.
-func (m *Manager) Create(ctx context.Context, n NewSession) (Record, string, error) {
-	now := m.now().Truncate(time.Millisecond)
+// Create makes a session whose login secret is not used yet and returns
+// the stored record and the secret (the only time it exists in clear).
+// cPanel sessions reserve a temporary database user name and password.
+func (m *Manager) Create(ctx context.Context, n NewSession) (store.Session, string, error) {
+	now := m.Clock().Truncate(time.Millisecond)
 	for attempt := 0; ; attempt++ {
 		secret := NewLoginSecret(n.User, n.Tag)
-		r := Record{
+		r := store.Session{
 			ID:        NewID(),
 			User:      n.User,
 			Account:   n.Account,
@@ -127,30 +108,30 @@ func (m *Manager) Create(ctx context.Context, n NewSession) (Record, string, err
 			return r, secret, nil
 		}
 		// A token collision (1 in 10^10 per live session) is retried.
-		if !errors.Is(err, ErrExists) || attempt >= 5 {
-			return Record{}, "", fmt.Errorf("create session: %w", err)
+		if !errors.Is(err, store.ErrExists) || attempt >= 5 {
+			return store.Session{}, "", fmt.Errorf("create session: %w", err)
 		}
 	}
 }
 
-// CreateLoggedIn makes a session that is logged in at once (password login)
-// and returns it with its cookie value.
-func (m *Manager) CreateLoggedIn(ctx context.Context, n NewSession) (Record, string, error) {
+// CreateLoggedIn makes a session that is logged in at once (password
+// login) and returns it with its cookie value.
+func (m *Manager) CreateLoggedIn(ctx context.Context, n NewSession) (store.Session, string, error) {
 	r, _, err := m.Create(ctx, n)
 	if err != nil {
-		return Record{}, "", err
+		return store.Session{}, "", err
 	}
-	cookie := NewCookieSecret(n.User)
-	now := m.now()
-	r, err = m.Store.Consume(ctx, r.ID, HashSecret(cookie), now, m.loggedInExpiry(r, now))
+	r, cookie, err := m.Redeem(ctx, r, m.Clock())
 	if err != nil {
-		return Record{}, "", fmt.Errorf("log in new session: %w", err)
+		return store.Session{}, "", fmt.Errorf("log in new session: %w", err)
 	}
 	m.audit(ctx, audit.SessionLogin, r, cookie, "")
 	return r, cookie, nil
 }
 
-func (m *Manager) loggedInExpiry(r Record, now time.Time) time.Time {
+// loggedInExpiry is when a session used at now ends unless used again:
+// after the idle time, never past the absolute cap.
+func (m *Manager) loggedInExpiry(r store.Session, now time.Time) time.Time {
 	exp := now.Add(m.Idle)
 	if limit := r.CreatedAt.Add(m.Max); limit.Before(exp) {
 		exp = limit
@@ -158,151 +139,41 @@ func (m *Manager) loggedInExpiry(r Record, now time.Time) time.Time {
 	return exp
 }
 
-// LoginRequest is an attempt to redeem a login secret.
-type LoginRequest struct {
-	Secret  string     // the session string
-	Token   string     // the /cpsess… token of the URL
-	Service string     // the service of the port it arrived on
-	Remote  netip.Addr // the client address
+// EndsAt is when a logged-in session ends at the latest.
+func (m *Manager) EndsAt(r store.Session) time.Time { return r.CreatedAt.Add(m.Max) }
+
+// ByLoginSecret returns the record a login session string leads to
+// (expired and used ones included), or store.ErrNotFound.
+func (m *Manager) ByLoginSecret(ctx context.Context, secret string) (store.Session, error) {
+	return m.Store.ByLoginHash(ctx, HashSecret(secret))
 }
 
-// LoginError is a refused login with its reason code.
-type LoginError struct{ Code string }
-
-func (e *LoginError) Error() string { return "login refused: " + e.Code }
-
-// Login checks a login attempt and, if every rule holds, consumes the login
-// secret (exactly once, also across processes) and issues a fresh cookie
-// value. A refused attempt returns a *LoginError and changes nothing, except
-// that a secret already consumed stays consumed. The account and mailbox
-// suspension checks are the caller's (allow, run between the checks and the
-// consumption, returns false to refuse with CodeInvalidLogin).
-func (m *Manager) Login(ctx context.Context, req LoginRequest, allow func(Record) (bool, error)) (Record, string, error) {
-	r, cookie, err := m.login(ctx, req, allow)
-	var le *LoginError
-	switch {
-	case errors.As(err, &le):
-		user, _, _ := ParseLoginSecret(req.Secret)
-		if r.ID == "" {
-			r = Record{Service: req.Service, User: user}
-		}
-		m.audit(ctx, audit.SessionLoginFailed, r, req.Secret, le.Code)
-	case err == nil:
-		m.audit(ctx, audit.SessionLogin, r, req.Secret, "")
-	}
-	if err != nil {
-		return Record{}, "", err
-	}
-	return r, cookie, nil
+// ByCookie returns the record a cookie value leads to, or
+// store.ErrNotFound.
+func (m *Manager) ByCookie(ctx context.Context, cookie string) (store.Session, error) {
+	return m.Store.ByCookieHash(ctx, HashSecret(cookie))
 }
 
-// login is Login without the audit; on a *LoginError it returns the record
-// it found (if any) for the audit.
-func (m *Manager) login(ctx context.Context, req LoginRequest, allow func(Record) (bool, error)) (Record, string, error) {
-	if _, _, ok := ParseLoginSecret(req.Secret); !ok {
-		return Record{}, "", &LoginError{CodeInvalidSession}
-	}
-	r, err := m.Store.ByLoginHash(ctx, HashSecret(req.Secret))
-	if errors.Is(err, ErrNotFound) {
-		return Record{}, "", &LoginError{CodeInvalidSession}
-	}
-	if err != nil {
-		return Record{}, "", err
-	}
-	now := m.now()
-	switch {
-	case r.Consumed || r.Service != req.Service:
-		return r, "", &LoginError{CodeInvalidSession}
-	case r.Expired(now):
-		return r, "", &LoginError{CodeExpiredSession}
-	case subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.Token)) != 1:
-		return r, "", &LoginError{CodeTokenIncorrect}
-	case !m.addressOK(r.Origin, req.Remote):
-		return r, "", &LoginError{CodeChangedIP}
-	}
-	if allow != nil {
-		ok, err := allow(r)
-		if err != nil {
-			return Record{}, "", err
-		}
-		if !ok {
-			return r, "", &LoginError{CodeInvalidLogin}
-		}
-	}
+// Redeem consumes the login of r at now and issues a fresh cookie value:
+// exactly once, also across processes (the store's compare-and-swap).
+// Whether r may be redeemed at all is the caller's decision. Errors:
+// store.ErrConsumed, store.ErrNotFound, store.ErrExpired when another
+// caller or the clock got there first.
+func (m *Manager) Redeem(ctx context.Context, r store.Session, now time.Time) (store.Session, string, error) {
 	cookie := NewCookieSecret(r.User)
-	found := r
-	r, err = m.Store.Consume(ctx, r.ID, HashSecret(cookie), now, m.loggedInExpiry(r, now))
-	switch {
-	case errors.Is(err, ErrConsumed), errors.Is(err, ErrNotFound):
-		return found, "", &LoginError{CodeInvalidSession}
-	case errors.Is(err, ErrExpired):
-		return found, "", &LoginError{CodeExpiredSession}
-	case err != nil:
-		return Record{}, "", err
+	r, err := m.Store.Consume(ctx, r.ID, HashSecret(cookie), now, m.loggedInExpiry(r, now))
+	if err != nil {
+		return store.Session{}, "", err
 	}
 	return r, cookie, nil
 }
 
-// addressOK applies the address validation mode.
-func (m *Manager) addressOK(origin string, remote netip.Addr) bool {
-	if m.IPValidation == IPDisabled || origin == "" {
-		return true
-	}
-	o, err := netip.ParseAddr(origin)
-	if err != nil || !remote.IsValid() {
-		return false
-	}
-	o, remote = o.Unmap(), remote.Unmap()
-	if m.IPValidation == IPLoose {
-		bits := 24
-		if o.Is6() {
-			bits = 64
-		}
-		if o.Is4() != remote.Is4() {
-			return false
-		}
-		p, _ := o.Prefix(bits)
-		return p.Contains(remote)
-	}
-	return o == remote
-}
-
-// Authenticate resolves a cookie value plus the request's /cpsess… token to
-// a logged-in session and records the use (idle timeout). Refusals are
-// *LoginError with CodeInvalidSession, CodeExpiredSession, CodeTokenMissing
-// or CodeTokenIncorrect. The token is checked only after the cookie matched:
-// it guards against cross-site requests, it never authenticates alone.
-func (m *Manager) Authenticate(ctx context.Context, service, cookie, token string) (Record, error) {
-	if _, ok := ParseCookieSecret(cookie); !ok {
-		return Record{}, &LoginError{CodeInvalidSession}
-	}
-	r, err := m.Store.ByCookieHash(ctx, HashSecret(cookie))
-	if errors.Is(err, ErrNotFound) {
-		return Record{}, &LoginError{CodeInvalidSession}
-	}
-	if err != nil {
-		return Record{}, err
-	}
-	now := m.now()
-	switch {
-	case r.Service != service || !r.Consumed:
-		return Record{}, &LoginError{CodeInvalidSession}
-	case r.Expired(now):
-		return Record{}, &LoginError{CodeExpiredSession}
-	case token == "":
-		return Record{}, &LoginError{CodeTokenMissing}
-	case subtle.ConstantTimeCompare([]byte(token), []byte(r.Token)) != 1:
-		return Record{}, &LoginError{CodeTokenIncorrect}
-	}
+// Touch records a use of the logged-in session r at now (idle timeout)
+// and returns r as it now is. Errors: store.ErrExpired, store.ErrNotFound.
+func (m *Manager) Touch(ctx context.Context, r store.Session, now time.Time) (store.Session, error) {
 	exp := m.loggedInExpiry(r, now)
 	if err := m.Store.Touch(ctx, r.ID, now, exp); err != nil {
-		if errors.Is(err, ErrExpired) {
-			return Record{}, &LoginError{CodeExpiredSession}
-		}
-		if errors.Is(err, ErrNotFound) {
-			return Record{}, &LoginError{CodeInvalidSession}
-		}
-		return Record{}, err
+		return store.Session{}, err
 	}
 	r.LastUsed, r.ExpiresAt = now, exp
 	return r, nil
@@ -333,7 +204,7 @@ func (m *Manager) EndAccount(ctx context.Context, account, user, reason string) 
 func (m *Manager) Sweep(ctx context.Context, batch int) (int, error) {
 	total := 0
 	for {
-		rs, err := m.Store.Sweep(ctx, m.now(), batch)
+		rs, err := m.Store.Sweep(ctx, m.Clock(), batch)
 		for _, r := range rs {
 			m.ended(ctx, r, "expired")
 		}
@@ -348,7 +219,7 @@ func (m *Manager) Sweep(ctx context.Context, batch int) (int, error) {
 }
 
 // ended audits the end of r and runs OnEnd.
-func (m *Manager) ended(ctx context.Context, r Record, reason string) {
+func (m *Manager) ended(ctx context.Context, r store.Session, reason string) {
 	m.audit(ctx, endEvent(reason), r, "", reason)
 	if m.OnEnd != nil {
 		m.OnEnd(ctx, r, reason)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"log/slog"
 	"math/big"
 	"os"
@@ -13,7 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	uapisqlite "github.com/uapid/uapid/internal/sqlite"
+	"github.com/uapid/uapid/internal/store"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 )
 
 const (
@@ -47,19 +47,21 @@ func testUser(t testing.TB, account, sessionID string) User {
 	}
 }
 
-// testLedger opens a fresh SQLite file and returns its ledger and *sql.DB.
-func testLedger(t testing.TB) (*SQLiteLedger, *sql.DB) {
+// testLedger opens a fresh SQLite store and returns its ledger and the
+// store (whose Ledger is a second handle on the same entries).
+func testLedger(t testing.TB) (store.Ledger, *sqlstore.DB) {
 	t.Helper()
-	db, err := uapisqlite.Open(filepath.Join(t.TempDir(), "uapid.db"))
+	db, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "uapid.db"), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	l, err := NewSQLiteLedger(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l, db
+	return db.Ledger(), db
+}
+
+// record puts u in the ledger l.
+func record(ctx context.Context, l store.Ledger, u User) error {
+	return l.RecordTempUser(ctx, store.TempUser{Name: u.Name, Account: u.Account, SessionID: u.SessionID})
 }
 
 // logBuffer collects a Manager's log output.

@@ -7,12 +7,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/uapid/uapid/internal/store"
 )
 
 // fakeServer is an in-memory Server that checks the ledger-first rule.
 type fakeServer struct {
 	kind   string
-	ledger Ledger
+	ledger store.Ledger
 	t      testing.TB
 
 	mu         sync.Mutex
@@ -23,7 +25,7 @@ type fakeServer struct {
 	onCreate   func(u User)
 }
 
-func newFake(t testing.TB, kind string, l Ledger) *fakeServer {
+func newFake(t testing.TB, kind string, l store.Ledger) *fakeServer {
 	return &fakeServer{kind: kind, ledger: l, t: t, users: map[string]User{}}
 }
 
@@ -31,7 +33,7 @@ func (f *fakeServer) Kind() string { return f.kind }
 func (f *fakeServer) Close() error { return nil }
 
 func (f *fakeServer) Create(ctx context.Context, u User) error {
-	all, err := f.ledger.List(ctx)
+	all, err := f.ledger.ListTempUsers(ctx)
 	if err != nil {
 		return err
 	}
@@ -77,17 +79,14 @@ func (f *fakeServer) has(name string) bool {
 	return ok
 }
 
-func ledgerNames(t testing.TB, l Ledger) []string {
+func ledgerNames(t testing.TB, l store.Ledger) []string {
 	t.Helper()
-	all, err := l.List(context.Background())
+	all, err := l.ListTempUsers(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, u := range all {
-		if u.Password != "" {
-			t.Errorf("ledger List returned a password")
-		}
 		out = append(out, u.Name)
 	}
 	return out
@@ -227,7 +226,7 @@ func TestManagerCreateSessionEndedMeanwhile(t *testing.T) {
 	l, _ := testLedger(t)
 	a := newFake(t, "mysql", l)
 	// Another process's Drop removes the ledger entry while we create.
-	a.onCreate = func(u User) { l.Remove(ctx, u.Name) }
+	a.onCreate = func(u User) { l.RemoveTempUser(ctx, u.Name) }
 	m := &Manager{Ledger: l, Servers: []Server{a}}
 	u := testUser(t, "alice", "s")
 	if err := m.Create(ctx, u); !errors.Is(err, ErrSessionEnded) {

@@ -335,7 +335,7 @@ func TestPostgresSweep(t *testing.T) {
 	alive := testUser(t, acct, "live-session")
 	for _, u := range []User{dead, alive} {
 		e.dropAtCleanup(t, u.Name)
-		if err := l.Record(ctx, u); err != nil {
+		if err := record(ctx, l, u); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.srv.Create(ctx, u); err != nil {
@@ -347,10 +347,7 @@ func TestPostgresSweep(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv2.Close()
-	l2, err := NewSQLiteLedger(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l2 := db.Ledger()
 	m2 := &Manager{Ledger: l2, Servers: []Server{srv2}}
 	n, err := m2.Sweep(ctx, func(_ context.Context, id string) (bool, error) { return id == "live-session", nil })
 	if err != nil || n != 1 {

@@ -27,6 +27,8 @@ import (
 	"regexp"
 	"sync"
 	"time"
+
+	"github.com/uapid/uapid/internal/store"
 )
 
 // User is one temporary database user.
@@ -49,24 +51,6 @@ type Server interface {
 	Close() error
 }
 
-// Ledger records temp users before they are created anywhere.
-type Ledger interface {
-	// Record stores name, account, session id and the time (never the
-	// password). Recording a name again for the same session is a no-op;
-	// for another session it fails with ErrNameTaken.
-	Record(ctx context.Context, u User) error
-	// Remove forgets name (no error if absent).
-	Remove(ctx context.Context, name string) error
-	// List returns every recorded user, Password empty.
-	List(ctx context.Context) ([]User, error)
-}
-
-// ledgerGetter is an optional fast path for Ledger implementations: Get
-// returns the entry for name and whether it exists.
-type ledgerGetter interface {
-	Get(ctx context.Context, name string) (User, bool, error)
-}
-
 var (
 	// ErrNotConfigured: no database server is configured for temporary
 	// users (the UAPI answer is "No database server is configured for
@@ -75,8 +59,6 @@ var (
 	// ErrInvalidUser: the name, password, account or session id is not
 	// acceptable (the message says which field, never its value).
 	ErrInvalidUser = errors.New("tempdb: invalid temporary user")
-	// ErrNameTaken: the ledger already holds the name for another session.
-	ErrNameTaken = errors.New("tempdb: temporary user name already recorded for another session")
 	// ErrUnsafeAccount: granting the account's privileges would grant more
 	// than the account's databases (e.g. the account's PostgreSQL role is a
 	// superuser, or its MySQL database pattern matches a system schema).
@@ -142,7 +124,9 @@ func validateUser(u User) error {
 // server, keeping the ledger ahead of the servers. The zero value with the
 // exported fields set is ready; a Manager must not be copied after use.
 type Manager struct {
-	Ledger  Ledger
+	// Ledger records every temporary user before it is created on any
+	// server (a store.Ledger shared by every process and node).
+	Ledger  store.Ledger
 	Servers []Server
 	Log     *slog.Logger
 
@@ -176,20 +160,12 @@ func (m *Manager) lock(name string) func() {
 }
 
 // recorded returns the ledger entry of name.
-func (m *Manager) recorded(ctx context.Context, name string) (User, bool, error) {
-	if g, ok := m.Ledger.(ledgerGetter); ok {
-		return g.Get(ctx, name)
+func (m *Manager) recorded(ctx context.Context, name string) (store.TempUser, bool, error) {
+	u, err := m.Ledger.GetTempUser(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.TempUser{}, false, nil
 	}
-	all, err := m.Ledger.List(ctx)
-	if err != nil {
-		return User{}, false, err
-	}
-	for _, u := range all {
-		if u.Name == name {
-			return u, true, nil
-		}
-	}
-	return User{}, false, nil
+	return u, err == nil, err
 }
 
 // Create records u in the ledger, then creates it on each server in order.
@@ -208,7 +184,7 @@ func (m *Manager) Create(ctx context.Context, u User) error {
 	fp := Fingerprint(u.Name)
 	log := m.log().With("account", u.Account, "session", u.SessionID, "user_fp", fp)
 
-	if err := m.Ledger.Record(ctx, u); err != nil {
+	if err := m.Ledger.RecordTempUser(ctx, store.TempUser{Name: u.Name, Account: u.Account, SessionID: u.SessionID}); err != nil {
 		log.ErrorContext(ctx, "temporary database user not recorded", "err", err)
 		return fmt.Errorf("tempdb: record temporary user %s: %w", fp, err)
 	}
@@ -246,7 +222,7 @@ func (m *Manager) Create(ctx context.Context, u User) error {
 		}
 	}
 	if len(dropErrs) == 0 {
-		if err := m.Ledger.Remove(cctx, u.Name); err != nil {
+		if err := m.Ledger.RemoveTempUser(cctx, u.Name); err != nil {
 			dropErrs = append(dropErrs, fmt.Errorf("remove from ledger: %w", err))
 		}
 	}
@@ -290,7 +266,7 @@ func (m *Manager) Drop(ctx context.Context, name string) error {
 		log.ErrorContext(ctx, "temporary database user not dropped; the ledger entry is kept for the sweeper", "err", err)
 		return err
 	}
-	if err := m.Ledger.Remove(ctx, name); err != nil {
+	if err := m.Ledger.RemoveTempUser(ctx, name); err != nil {
 		log.ErrorContext(ctx, "temporary database user dropped but not removed from the ledger", "err", err)
 		return fmt.Errorf("tempdb: remove temporary user %s from the ledger: %w", fp, err)
 	}
@@ -306,7 +282,7 @@ func (m *Manager) Sweep(ctx context.Context, live func(ctx context.Context, sess
 	if !m.Configured() {
 		return 0, nil
 	}
-	entries, err := m.Ledger.List(ctx)
+	entries, err := m.Ledger.ListTempUsers(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("tempdb: sweep: list the ledger: %w", err)
 	}

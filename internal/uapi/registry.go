@@ -128,7 +128,9 @@ func (r *Registry) run(ctx context.Context, c *Call, f Func) (res Result) {
 			slog.String("function", function),
 			slog.String("error", err.Error()),
 		)
-		return Fail(GenericError(id))
+		res = Fail(GenericError(id))
+		res.err = err
+		return res
 	}
 	return res
 }

@@ -19,7 +19,16 @@ type Result struct {
 	Warnings []string
 	Metadata map[string]any // nil encodes as {}
 	Status   int            // 1 or 0
+
+	// err is the failure behind a generic error (set by Dispatch; never
+	// encoded).
+	err error
 }
+
+// Err returns the error a function returned when Dispatch answered it
+// with the generic error text, else nil. The HTTP server uses it to answer
+// a store that cannot be reached with 503 (store.ErrUnavailable).
+func (r Result) Err() error { return r.err }
 
 // OK returns a successful result (status 1) carrying data.
 func OK(data any) Result {

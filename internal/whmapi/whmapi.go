@@ -27,7 +27,16 @@ type Metadata struct {
 type Envelope struct {
 	Metadata Metadata `json:"metadata"`
 	Data     any      `json:"data,omitempty"`
+
+	// err is the failure behind a generic error (set by Dispatch; never
+	// encoded).
+	err error
 }
+
+// Err returns the error a function returned when Dispatch answered it
+// with the generic error text, else nil. The HTTP server uses it to answer
+// a store that cannot be reached with 503 (store.ErrUnavailable).
+func (e Envelope) Err() error { return e.err }
 
 // MarshalJSON keeps "data" out of failed answers and in successful ones
 // (even when it is null).
@@ -103,7 +112,9 @@ func (r *Registry) Dispatch(ctx context.Context, name, version string, c uapi.Ca
 	if err != nil {
 		id := uapi.NewErrorID()
 		r.log.ErrorContext(ctx, "WHM API function failed", "error_id", id, "function", name, "error", err.Error())
-		return Fail(uapi.GenericError(id))
+		env = Fail(uapi.GenericError(id))
+		env.err = err
+		return env
 	}
 	return env
 }

@@ -16,37 +16,22 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/accounts"
 	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
 // Module is the module's name.
 const Module = "Email"
 
-// Sessions ends sessions; *session.Manager implements it.
-type Sessions interface {
-	// EndAccount ends every session of account whose user is user (all of
-	// the account's sessions when user is "") and returns how many ended.
-	EndAccount(ctx context.Context, account, user, reason string) (int, error)
-}
-
 // Deps are what the Email functions need.
 type Deps struct {
-	Dir      directory.Directory
-	Sessions Sessions
-
-	// mu serialises the check-then-create of add_pop inside this process:
-	// the directory's PutMailbox replaces an existing mailbox, so two
-	// concurrent add_pop calls for one address must not both pass the
-	// existence check. (Another process writing the same store, such as
-	// `uapid mailbox add`, is not covered; the directory has no
-	// create-only call.)
-	mu sync.Mutex
+	Dir store.Directory
+	// Accounts runs every change of a mailbox (with its session endings
+	// and audit events).
+	Accounts *accounts.Service
 }
 
 // Register adds the Email functions to reg.
@@ -63,32 +48,6 @@ func Register(reg *uapi.Registry, d *Deps) {
 	}
 }
 
-// Password policy for new passwords (mailboxes here; accounts in WHM's
-// createacct and passwd). cPanel enforces a configurable strength score;
-// uapid keeps a fixed, predictable minimum instead.
-const (
-	MinPasswordLength = 8    // characters
-	MaxPasswordLength = 1024 // bytes; bounds the cost of hashing
-)
-
-// PasswordProblem returns why password may not be set as a new password, or
-// "" when it is acceptable: it must be valid UTF-8, have at least
-// MinPasswordLength characters and at most MaxPasswordLength bytes, and
-// contain no control characters. The text never contains the password.
-func PasswordProblem(password string) string {
-	switch {
-	case !utf8.ValidString(password):
-		return "The password must be valid UTF-8 text."
-	case utf8.RuneCountInString(password) < MinPasswordLength:
-		return "The password is too weak: use at least " + strconv.Itoa(MinPasswordLength) + " characters."
-	case len(password) > MaxPasswordLength:
-		return "The password is too long: use at most " + strconv.Itoa(MaxPasswordLength) + " bytes."
-	case strings.IndexFunc(password, unicode.IsControl) >= 0:
-		return "The password must not contain control characters."
-	}
-	return ""
-}
-
 // notPermittedInWebmail is cPanel's refusal of functions that Webmail
 // users may not call.
 func notPermittedInWebmail(function string) uapi.Result {
@@ -102,7 +61,7 @@ func noSuchMailbox(address string) string {
 }
 
 // account returns the calling cPanel account.
-func (d *Deps) account(ctx context.Context, c *uapi.Call) (directory.Account, error) {
+func (d *Deps) account(ctx context.Context, c *uapi.Call) (store.Account, error) {
 	return d.Dir.GetAccount(ctx, c.Caller.User)
 }
 
@@ -111,10 +70,10 @@ func (d *Deps) account(ctx context.Context, c *uapi.Call) (directory.Account, er
 // to a lower-case address. quoted is the address as the caller wrote it, for
 // error texts. msg is non-empty when the arguments contradict each other or
 // no domain can be found.
-func address(c *uapi.Call, acct directory.Account) (addr, local, domain, quoted, msg string) {
+func address(c *uapi.Call, acct store.Account) (addr, local, domain, quoted, msg string) {
 	email, _ := c.Args.Get("email")
 	domainArg, _ := c.Args.Get("domain")
-	if l, dom, ok := directory.SplitAddress(email); ok {
+	if l, dom, ok := store.SplitAddress(email); ok {
 		if domainArg != "" && !strings.EqualFold(domainArg, dom) {
 			return "", "", "", "", "The domain of the “email” argument (“" + dom + "”) does not match the “domain” argument (“" + domainArg + "”)."
 		}
@@ -135,16 +94,16 @@ func address(c *uapi.Call, acct directory.Account) (addr, local, domain, quoted,
 
 // ownMailbox returns the caller's mailbox addr; found is false when it
 // does not exist or belongs to another account.
-func (d *Deps) ownMailbox(ctx context.Context, acct directory.Account, addr string) (m directory.Mailbox, found bool, err error) {
+func (d *Deps) ownMailbox(ctx context.Context, acct store.Account, addr string) (m store.Mailbox, found bool, err error) {
 	m, err = d.Dir.GetMailbox(ctx, addr)
-	if errors.Is(err, directory.ErrNotFound) {
-		return directory.Mailbox{}, false, nil
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Mailbox{}, false, nil
 	}
 	if err != nil {
-		return directory.Mailbox{}, false, err
+		return store.Mailbox{}, false, err
 	}
 	if m.Account != acct.User {
-		return directory.Mailbox{}, false, nil
+		return store.Mailbox{}, false, nil
 	}
 	return m, true, nil
 }
@@ -198,7 +157,7 @@ func (d *Deps) addPop(ctx context.Context, c *uapi.Call) (uapi.Result, error) {
 	if domain == "" {
 		return uapi.Fail("“" + quoted + "” is not a valid email address."), nil
 	}
-	if !directory.ValidLocalPart(local) {
+	if !store.ValidLocalPart(local) {
 		return uapi.Fail("“" + quoted + "” is not a valid email address: the name before “@” may contain only letters, digits, “.”, “_”, “+” and “-” (at most 64 characters)."), nil
 	}
 	if !slices.Contains(acct.Domains, domain) {
@@ -206,13 +165,13 @@ func (d *Deps) addPop(ctx context.Context, c *uapi.Call) (uapi.Result, error) {
 	}
 	var hash string
 	if hasHash {
-		if s := passwd.Scheme(hashArg); s == "" || s == "locked" || s == "disabled" || !directory.ValidPasswordHash(hashArg) {
+		if s := passwd.Scheme(hashArg); s == "" || s == "locked" || s == "disabled" || !store.ValidPasswordHash(hashArg) {
 			return uapi.Fail("The “password_hash” argument is not a password hash this server supports (SHA-512, SHA-256 or MD5 crypt, yescrypt, bcrypt or Argon2)."), nil
 		}
 		hash = hashArg
 	} else {
 		pw, _ := c.Args.Get("password")
-		if msg := PasswordProblem(pw); msg != "" {
+		if msg := accounts.PasswordProblem(pw); msg != "" {
 			return uapi.Fail(msg), nil
 		}
 		if hash, err = passwd.Hash(pw); err != nil {
@@ -223,16 +182,12 @@ func (d *Deps) addPop(ctx context.Context, c *uapi.Call) (uapi.Result, error) {
 		return uapi.Fail(msg), nil
 	}
 
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, err := d.Dir.GetMailbox(ctx, addr); err == nil {
+	err = d.Accounts.AddMailbox(ctx, store.Mailbox{Address: addr, Account: acct.User, PasswordHash: hash}, actor(c, "add_pop"))
+	if errors.Is(err, store.ErrExists) {
 		// cPanel's text, which names the address without quotes.
 		return uapi.Fail("The account " + addr + " already exists!"), nil
-	} else if !errors.Is(err, directory.ErrNotFound) {
-		return uapi.Result{}, err
 	}
-	err = d.Dir.PutMailbox(ctx, directory.Mailbox{Address: addr, Account: acct.User, PasswordHash: hash})
-	if errors.Is(err, directory.ErrInvalid) {
+	if errors.Is(err, store.ErrInvalid) {
 		// The account lost the domain between the checks and the write.
 		return uapi.Fail("The domain “" + domain + "” does not belong to your account."), nil
 	}
@@ -266,7 +221,7 @@ func (d *Deps) listPops(ctx context.Context, c *uapi.Call) (uapi.Result, error) 
 	if err != nil {
 		return uapi.Result{}, err
 	}
-	slices.SortFunc(boxes, func(a, b directory.Mailbox) int { return strings.Compare(a.Address, b.Address) })
+	slices.SortFunc(boxes, func(a, b store.Mailbox) int { return strings.Compare(a.Address, b.Address) })
 	webmail := c.Caller.Service == uapi.ServiceWebmail
 	list := make([]map[string]any, 0, len(boxes)+1)
 	for _, m := range boxes {
@@ -306,34 +261,30 @@ func b2i(b bool) int {
 
 // mailboxArg resolves the mailbox named by email (+ domain) to one of the
 // caller's mailboxes; fail is set when there is none.
-func (d *Deps) mailboxArg(ctx context.Context, c *uapi.Call) (m directory.Mailbox, fail *uapi.Result, err error) {
+func (d *Deps) mailboxArg(ctx context.Context, c *uapi.Call) (m store.Mailbox, fail *uapi.Result, err error) {
 	acct, err := d.account(ctx, c)
 	if err != nil {
-		return directory.Mailbox{}, nil, err
+		return store.Mailbox{}, nil, err
 	}
 	addr, _, _, quoted, msg := address(c, acct)
 	if msg != "" {
 		r := uapi.Fail(msg)
-		return directory.Mailbox{}, &r, nil
+		return store.Mailbox{}, &r, nil
 	}
 	m, found, err := d.ownMailbox(ctx, acct, addr)
 	if err != nil {
-		return directory.Mailbox{}, nil, err
+		return store.Mailbox{}, nil, err
 	}
 	if !found {
 		r := uapi.Fail(noSuchMailbox(quoted))
-		return directory.Mailbox{}, &r, nil
+		return store.Mailbox{}, &r, nil
 	}
 	return m, nil, nil
 }
 
-// endSessions ends the sessions of mailbox m.
-func (d *Deps) endSessions(ctx context.Context, m directory.Mailbox, reason string) error {
-	if d.Sessions == nil {
-		return nil
-	}
-	_, err := d.Sessions.EndAccount(context.WithoutCancel(ctx), m.Account, m.Address, reason)
-	return err
+// actor is the caller of an Email function, for the account lifecycle.
+func actor(c *uapi.Call, function string) accounts.Actor {
+	return accounts.Actor{User: c.Caller.User, Method: Module + "::" + function}
 }
 
 // deletePop removes a mailbox (email, domain; flags and skip_quota are
@@ -349,10 +300,7 @@ func (d *Deps) deletePop(ctx context.Context, c *uapi.Call) (uapi.Result, error)
 	if err != nil || fail != nil {
 		return deref(fail), err
 	}
-	if err := d.Dir.RemoveMailbox(ctx, m.Address); err != nil && !errors.Is(err, directory.ErrNotFound) {
-		return uapi.Result{}, err
-	}
-	if err := d.endSessions(ctx, m, "mailbox removed"); err != nil {
+	if _, err := d.Accounts.RemoveMailbox(ctx, m.Address, actor(c, "delete_pop")); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return uapi.Result{}, err
 	}
 	return uapi.OK(nil), nil
@@ -383,20 +331,17 @@ func (d *Deps) passwdPop(ctx context.Context, c *uapi.Call) (uapi.Result, error)
 		return uapi.Fail(noSuchMailbox(m.Address)), nil
 	}
 	pw, _ := c.Args.Get("password")
-	if msg := PasswordProblem(pw); msg != "" {
+	if msg := accounts.PasswordProblem(pw); msg != "" {
 		return uapi.Fail(msg), nil
 	}
 	hash, err := passwd.Hash(pw)
 	if err != nil {
 		return uapi.Result{}, err
 	}
-	if err := d.Dir.SetMailboxPasswordHash(ctx, m.Address, hash); err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
+	if _, err := d.Accounts.SetMailboxPassword(ctx, m.Address, hash, actor(c, "passwd_pop")); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return uapi.Fail(noSuchMailbox(m.Address)), nil
 		}
-		return uapi.Result{}, err
-	}
-	if err := d.endSessions(ctx, m, "mailbox password changed"); err != nil {
 		return uapi.Result{}, err
 	}
 	return uapi.OK(nil), nil
@@ -426,16 +371,11 @@ func (d *Deps) setSuspended(ctx context.Context, c *uapi.Call, function string, 
 	if err != nil || fail != nil {
 		return deref(fail), err
 	}
-	if err := d.Dir.SetMailboxSuspendedLogin(ctx, m.Address, suspend); err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
+	if _, err := d.Accounts.SetMailboxSuspended(ctx, m.Address, suspend, actor(c, function)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return uapi.Fail(noSuchMailbox(m.Address)), nil
 		}
 		return uapi.Result{}, err
-	}
-	if suspend {
-		if err := d.endSessions(ctx, m, "mailbox login suspended"); err != nil {
-			return uapi.Result{}, err
-		}
 	}
 	return uapi.OK(nil), nil
 }

@@ -11,9 +11,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/uapid/uapid/internal/directory"
-	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/auth"
 	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -26,12 +26,12 @@ type TempUsers interface {
 	Configured() bool
 	// Create makes the temporary user of r on every configured database
 	// server, with the privileges of r.Account.
-	Create(ctx context.Context, r session.Record) error
+	Create(ctx context.Context, r store.Session) error
 }
 
 // Module dependencies.
 type Deps struct {
-	Dir      directory.Directory
+	Dir      store.Directory
 	Sessions *session.Manager
 	// Locales are the server's locales (exact, case-sensitive).
 	Locales []string
@@ -39,14 +39,9 @@ type Deps struct {
 	// separate Webmail host ("" reports null).
 	WebmailHostname string
 	TempUsers       TempUsers
-	// PasswordFailed, if set, is told of every wrong mailbox password (for
-	// brute-force accounting); Blocked, if set and true, refuses the check
-	// without verifying. client is the end user's address: the
-	// remote_address argument when it is valid, else the caller's address.
-	// (Counting against the API caller alone would let one end user lock a
-	// whole portal out.)
-	PasswordFailed func(client netip.Addr, address string)
-	Blocked        func(client netip.Addr, address string) bool
+	// Auth checks mailbox passwords (check_password), with brute-force
+	// accounting against the end user's address.
+	Auth *auth.Authenticator
 }
 
 // Register adds the Session functions to reg.
@@ -83,35 +78,35 @@ func notYours(login, domain string) string {
 
 // ownedMailbox returns the mailbox login@domain if the caller owns it
 // (directly, as the reseller owning its account, or as root).
-func (d *Deps) ownedMailbox(ctx context.Context, c uapi.Caller, login, domain string) (directory.Mailbox, bool, error) {
+func (d *Deps) ownedMailbox(ctx context.Context, c uapi.Caller, login, domain string) (store.Mailbox, bool, error) {
 	addr := strings.ToLower(login) + "@" + strings.ToLower(domain)
 	m, err := d.Dir.GetMailbox(ctx, addr)
-	if errors.Is(err, directory.ErrNotFound) {
-		return directory.Mailbox{}, false, nil
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Mailbox{}, false, nil
 	}
 	if err != nil {
-		return directory.Mailbox{}, false, err
+		return store.Mailbox{}, false, err
 	}
-	if c.User == directory.RootUser || m.Account == c.User {
+	if c.User == store.RootUser || m.Account == c.User {
 		return m, true, nil
 	}
 	owner, err := d.Dir.GetAccount(ctx, m.Account)
-	if errors.Is(err, directory.ErrNotFound) {
-		return directory.Mailbox{}, false, nil
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Mailbox{}, false, nil
 	}
 	if err != nil {
-		return directory.Mailbox{}, false, err
+		return store.Mailbox{}, false, err
 	}
 	if owner.Owner == c.User {
 		caller, err := d.Dir.GetAccount(ctx, c.User)
 		if err == nil && caller.Reseller {
 			return m, true, nil
 		}
-		if err != nil && !errors.Is(err, directory.ErrNotFound) {
-			return directory.Mailbox{}, false, err
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return store.Mailbox{}, false, err
 		}
 	}
-	return directory.Mailbox{}, false, nil
+	return store.Mailbox{}, false, nil
 }
 
 // remoteAddress applies rule 3 of SPEC §3.1; msg is non-empty on failure.
@@ -162,7 +157,7 @@ func (d *Deps) localeArg(c *uapi.Call) (string, string) {
 	return v, ""
 }
 
-func sessionData(hostname string, rec session.Record, secret string) uapi.Result {
+func sessionData(hostname string, rec store.Session, secret string) uapi.Result {
 	var host any
 	if hostname != "" {
 		host = hostname
@@ -210,23 +205,22 @@ func (d *Deps) forMailUserCheckPassword(ctx context.Context, c *uapi.Call) (uapi
 	if !ok {
 		return typedError("UserNotFound", notYours(login, domain)), nil
 	}
-	if m.SuspendedLogin || passwd.Locked(m.PasswordHash) {
-		return typedError("Suspended", "Logins for “"+login+"@"+domain+"” are suspended."), nil
-	}
+	// The end user's address is the remote_address argument when it is
+	// valid, else the caller's: counting against the API caller alone
+	// would let one end user lock a whole portal out.
 	client := c.Caller.RemoteAddr
 	if v, _ := c.Args.Get("remote_address"); v != "" {
 		if a, ok := ParseIP(v); ok {
 			client = a
 		}
 	}
-	if d.Blocked != nil && d.Blocked(client, m.Address) {
+	switch err := d.Auth.CheckMailboxPassword(ctx, m, password, client); {
+	case errors.Is(err, auth.ErrLoginSuspended):
+		return typedError("Suspended", "Logins for “"+login+"@"+domain+"” are suspended."), nil
+	case errors.Is(err, auth.ErrBadPassword):
 		return typedError("BadPassword", "The provided password is incorrect."), nil
-	}
-	if !passwd.Verify(m.PasswordHash, password) {
-		if d.PasswordFailed != nil {
-			d.PasswordFailed(client, m.Address)
-		}
-		return typedError("BadPassword", "The provided password is incorrect."), nil
+	case err != nil:
+		return uapi.Result{}, err
 	}
 	remote, msg := remoteAddress(c)
 	if msg != "" {
@@ -276,7 +270,7 @@ func (d *Deps) createTempUser(ctx context.Context, c *uapi.Call) (uapi.Result, e
 		return notCreated, nil
 	}
 	rec, err := d.Sessions.Store.Get(ctx, c.Caller.SessionID)
-	if errors.Is(err, session.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return notCreated, nil
 	}
 	if err != nil {

@@ -13,15 +13,15 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/uapid/uapid/internal/directory"
 	"github.com/uapid/uapid/internal/session"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 	"github.com/uapid/uapid/internal/whmapi"
 )
 
 // Deps are what create_user_session needs.
 type Deps struct {
-	Dir      directory.Directory
+	Dir      store.Directory
 	Sessions *session.Manager
 	// Hostname returns the default host of session URLs (--hostname).
 	Hostname func() string
@@ -66,9 +66,9 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 	name := strings.ToLower(userArg)
 
 	var tg target
-	var acct directory.Account
+	var acct store.Account
 	switch {
-	case name == directory.RootUser:
+	case name == store.RootUser:
 		if svc != uapi.ServiceWHM {
 			return notExist, nil
 		}
@@ -78,14 +78,14 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 			return notExist, nil
 		}
 		m, err := d.Dir.GetMailbox(ctx, name)
-		if errors.Is(err, directory.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return notExist, nil
 		}
 		if err != nil {
 			return whmapi.Envelope{}, err
 		}
 		if acct, err = d.Dir.GetAccount(ctx, m.Account); err != nil {
-			if errors.Is(err, directory.ErrNotFound) {
+			if errors.Is(err, store.ErrNotFound) {
 				return notExist, nil
 			}
 			return whmapi.Envelope{}, err
@@ -94,7 +94,7 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 	default:
 		var err error
 		acct, err = d.Dir.GetAccount(ctx, name)
-		if errors.Is(err, directory.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return notExist, nil
 		}
 		if err != nil {
@@ -102,13 +102,13 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 		}
 		tg = target{user: acct.User, account: acct.User}
 	}
-	if tg.account != directory.RootUser && acct.Suspended {
+	if tg.account != store.RootUser && acct.Suspended {
 		return whmapi.Fail(fmt.Sprintf("You cannot create a session for the user “%s” because they are currently suspended.", userArg)), nil
 	}
 	if !permitted(c, tg, acct) {
 		return whmapi.Fail(fmt.Sprintf("You do not have permission to create sessions for the user “%s”.", userArg)), nil
 	}
-	if svc == uapi.ServiceWHM && tg.account != directory.RootUser && !acct.Reseller {
+	if svc == uapi.ServiceWHM && tg.account != store.RootUser && !acct.Reseller {
 		return whmapi.Fail(fmt.Sprintf("You cannot create a “whostmgrd” session for the user “%s” because they are not a reseller.", userArg)), nil
 	}
 	if !hasLocale || locale == "" {
@@ -149,11 +149,11 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 
 // permitted: root may create any session; a reseller the sessions of the
 // accounts it owns (and its own, and their mailboxes').
-func permitted(c uapi.Caller, tg target, acct directory.Account) bool {
-	if c.User == directory.RootUser {
+func permitted(c uapi.Caller, tg target, acct store.Account) bool {
+	if c.User == store.RootUser {
 		return true
 	}
-	if tg.account == directory.RootUser {
+	if tg.account == store.RootUser {
 		return false
 	}
 	return acct.User == c.User || acct.Owner == c.User

@@ -1,21 +1,19 @@
 // Package tokens is the UAPI Tokens module: create_full_access, list and
 // revoke manage the calling cPanel account's API tokens. A token's secret
 // is shown once, in the answer that creates it; the directory keeps only its
-// SHA-256. The WHM functions api_token_create and api_token_revoke (package
-// whmacct) share the rules of this package through Issue and NameProblem.
+// SHA-256. Tokens are issued and revoked by the account lifecycle (package
+// accounts), as for the WHM functions api_token_create and
+// api_token_revoke, which share this package's texts.
 package tokens
 
 import (
 	"context"
 	"errors"
-	"net/netip"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
-	"github.com/uapid/uapid/internal/audit"
-	"github.com/uapid/uapid/internal/directory"
+	"github.com/uapid/uapid/internal/accounts"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 )
 
@@ -24,13 +22,9 @@ const Module = "Tokens"
 
 // Deps are what the Tokens functions need.
 type Deps struct {
-	Dir directory.Directory
-	// Issuer creates tokens; nil means a private one. Share one Issuer
-	// with the WHM token functions so that creations of both are
-	// serialised.
-	Issuer *Issuer
-	// Audit receives token.create and token.revoke events (nil: none).
-	Audit *audit.Logger
+	Dir store.Directory
+	// Accounts issues and revokes tokens.
+	Accounts *accounts.Service
 	// Now returns the current time (tests override it).
 	Now func() time.Time
 }
@@ -42,16 +36,8 @@ func (d *Deps) now() time.Time {
 	return time.Now()
 }
 
-func (d *Deps) issuer() *Issuer {
-	if d.Issuer == nil {
-		d.Issuer = &Issuer{Dir: d.Dir}
-	}
-	return d.Issuer
-}
-
 // Register adds the Tokens functions to reg.
 func Register(reg *uapi.Registry, d *Deps) {
-	d.issuer()
 	for name, f := range map[string]uapi.Func{
 		"create_full_access": d.createFullAccess,
 		"list":               d.list,
@@ -72,14 +58,6 @@ func notInWebmail(name string, f uapi.Func) uapi.Func {
 	}
 }
 
-// NameProblem returns why name cannot name an API token ("" if it can).
-func NameProblem(name string) string {
-	if directory.ValidTokenName(name) {
-		return ""
-	}
-	return "The API token name “" + name + "” is not valid: use 1 to 50 letters, digits, dashes (-), and underscores (_)."
-}
-
 // ExpiresAt parses an "expires_at" value: "" or "0" is no expiry, else a
 // unix time that must lie in the future. msg names the argument arg.
 func ExpiresAt(arg, v string, now time.Time) (t time.Time, msg string) {
@@ -95,45 +73,6 @@ func ExpiresAt(arg, v string, now time.Time) (t time.Time, msg string) {
 		return time.Time{}, "The “" + arg + "” argument must be a time in the future."
 	}
 	return t, ""
-}
-
-// Issuer creates API tokens. Its lock makes the check for an existing name
-// and the creation one step within this process (the directory's PutToken
-// would replace a token of the same name, silently invalidating the secret
-// in use).
-type Issuer struct {
-	Dir directory.Directory
-	mu  sync.Mutex
-}
-
-// ErrNameTaken: user already has a token of that name.
-var ErrNameTaken = errors.New("tokens: name taken")
-
-// Issue creates the token name for user (root or an account) and returns
-// it with its secret. It returns ErrNameTaken when the name is in use; the
-// caller has checked name and expiry.
-func (is *Issuer) Issue(ctx context.Context, user, name string, expires time.Time, allow []netip.Prefix, now time.Time) (directory.Token, string, error) {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	existing, err := is.Dir.ListTokens(ctx, user)
-	if err != nil {
-		return directory.Token{}, "", err
-	}
-	if slices.ContainsFunc(existing, func(t directory.Token) bool { return t.Name == name }) {
-		return directory.Token{}, "", ErrNameTaken
-	}
-	for attempt := 0; ; attempt++ {
-		secret := directory.NewTokenSecret()
-		t := directory.Token{User: user, Name: name, Hash: directory.HashToken(secret), ExpiresAt: expires, AllowIPs: allow, CreatedAt: now}
-		err := is.Dir.PutToken(ctx, t)
-		if errors.Is(err, directory.ErrExists) && attempt < 3 {
-			continue // same secret as another token: draw again
-		}
-		if err != nil {
-			return directory.Token{}, "", err
-		}
-		return t, secret, nil
-	}
 }
 
 // TakenText is the error text for a name in use.
@@ -159,7 +98,7 @@ func (d *Deps) createFullAccess(ctx context.Context, c *uapi.Call) (uapi.Result,
 		return uapi.Fail(msg), nil
 	}
 	name, _ := c.Args.Get("name")
-	if msg := NameProblem(name); msg != "" {
+	if msg := accounts.TokenNameProblem(name); msg != "" {
 		return uapi.Fail(msg), nil
 	}
 	now := d.now()
@@ -168,15 +107,14 @@ func (d *Deps) createFullAccess(ctx context.Context, c *uapi.Call) (uapi.Result,
 	if msg != "" {
 		return uapi.Fail(msg), nil
 	}
-	t, secret, err := d.issuer().Issue(ctx, c.Caller.User, name, expires, nil, now)
-	if errors.Is(err, ErrNameTaken) {
+	t, secret, err := d.Accounts.IssueToken(ctx, c.Caller.User, name, expires, nil,
+		accounts.Actor{User: c.Caller.User, Method: Module + "::create_full_access"})
+	if errors.Is(err, store.ErrExists) {
 		return uapi.Fail(TakenText(name)), nil
 	}
 	if err != nil {
 		return uapi.Result{}, err
 	}
-	d.Audit.Log(ctx, audit.Event{Event: audit.TokenCreate, Actor: c.Caller.User, Method: Module + "::create_full_access",
-		Target: c.Caller.User, SecretFP: audit.Fingerprint(secret), Reason: "name " + name})
 	return uapi.OK(map[string]any{
 		"create_time": t.CreatedAt.Unix(),
 		"expires_at":  Unix(t.ExpiresAt),
@@ -216,12 +154,8 @@ func (d *Deps) revoke(ctx context.Context, c *uapi.Call) (uapi.Result, error) {
 		return uapi.Fail(msg), nil
 	}
 	name, _ := c.Args.Get("name")
-	err := d.Dir.RevokeToken(ctx, c.Caller.User, name)
-	switch {
-	case err == nil:
-		d.Audit.Log(ctx, audit.Event{Event: audit.TokenRevoke, Actor: c.Caller.User, Method: Module + "::revoke",
-			Target: c.Caller.User, Reason: "name " + name})
-	case !errors.Is(err, directory.ErrNotFound):
+	err := d.Accounts.RevokeToken(ctx, c.Caller.User, name, accounts.Actor{User: c.Caller.User, Method: Module + "::revoke"})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return uapi.Result{}, err
 	}
 	return uapi.OK(1), nil

@@ -24,46 +24,26 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/uapid/uapid/internal/audit"
-	"github.com/uapid/uapid/internal/directory"
-	"github.com/uapid/uapid/internal/modules/email"
+	"github.com/uapid/uapid/internal/accounts"
 	"github.com/uapid/uapid/internal/modules/tokens"
 	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
 	"github.com/uapid/uapid/internal/whmapi"
 )
 
-// Sessions ends sessions; *session.Manager implements it (and, through its
-// end hook, drops the temporary database users of the sessions it ends).
-type Sessions interface {
-	// EndAccount ends every session of account whose user is user (all of
-	// the account's sessions when user is "") and returns how many ended.
-	EndAccount(ctx context.Context, account, user, reason string) (int, error)
-}
-
 // Deps are what the account functions need.
 type Deps struct {
-	Dir      directory.Directory
-	Sessions Sessions
-	// Notes keeps plan, contact address and suspension details; nil
-	// remembers nothing (listaccts then reports the defaults).
-	Notes NoteStore
-	// Tokens issues API tokens; share it with the UAPI Tokens module.
-	Tokens *tokens.Issuer
-	// Audit receives token.create and token.revoke events (nil: none).
-	Audit *audit.Logger
+	Dir store.Directory
+	// Accounts runs every change (with its session endings, temporary
+	// user drops and audit events).
+	Accounts *accounts.Service
 	// Locales are the server's locales (createacct's "language").
 	Locales []string
 	// Now returns the current time (tests override it).
 	Now func() time.Time
-
-	// mu makes createacct's existence checks and creation one step in
-	// this process (the directory's PutAccount replaces an existing
-	// account; another process writing the same store is not covered).
-	mu sync.Mutex
 }
 
 func (d *Deps) now() time.Time {
@@ -73,18 +53,13 @@ func (d *Deps) now() time.Time {
 	return time.Now()
 }
 
-func (d *Deps) notes() NoteStore {
-	if d.Notes == nil {
-		return noNotes{}
-	}
-	return d.Notes
+// actor is the caller of a WHM function, for the account lifecycle.
+func actor(c uapi.Caller, function string) accounts.Actor {
+	return accounts.Actor{User: c.User, Method: function}
 }
 
 // Register adds the functions to reg.
 func Register(reg *whmapi.Registry, d *Deps) {
-	if d.Tokens == nil {
-		d.Tokens = &tokens.Issuer{Dir: d.Dir}
-	}
 	reg.Register("createacct", d.createacct)
 	reg.Register("listaccts", d.listaccts)
 	reg.Register("accountsummary", d.accountsummary)
@@ -133,48 +108,37 @@ func boolArg(args *uapi.Args, name string) (value bool, problem *whmapi.Envelope
 
 // managed returns the account name that caller c may manage: any account
 // for root, the accounts it owns (other than itself) for a reseller.
-func (d *Deps) managed(ctx context.Context, c uapi.Caller, name string) (directory.Account, *whmapi.Envelope, error) {
+func (d *Deps) managed(ctx context.Context, c uapi.Caller, name string) (store.Account, *whmapi.Envelope, error) {
 	user := strings.ToLower(name)
-	if user == directory.RootUser {
-		return directory.Account{}, fail("The user “root” is not a cPanel account."), nil
+	if user == store.RootUser {
+		return store.Account{}, fail("The user “root” is not a cPanel account."), nil
 	}
 	acct, err := d.Dir.GetAccount(ctx, user)
-	if errors.Is(err, directory.ErrNotFound) {
-		return directory.Account{}, noAccount(name), nil
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Account{}, noAccount(name), nil
 	}
 	if err != nil {
-		return directory.Account{}, nil, err
+		return store.Account{}, nil, err
 	}
-	if c.User == directory.RootUser || (acct.Owner == c.User && acct.User != c.User) {
+	if c.User == store.RootUser || (acct.Owner == c.User && acct.User != c.User) {
 		return acct, nil, nil
 	}
 	if acct.User == c.User {
-		return directory.Account{}, fail("You cannot use this function on your own account “" + acct.User + "”."), nil
+		return store.Account{}, fail("You cannot use this function on your own account “" + acct.User + "”."), nil
 	}
-	return directory.Account{}, fail("You do not have permission to manage the account “" + name + "”."), nil
+	return store.Account{}, fail("You do not have permission to manage the account “" + name + "”."), nil
 }
 
 // visible reports whether caller c sees acct in listaccts and
 // accountsummary: root sees all accounts, a reseller the ones it owns.
-func visible(c uapi.Caller, acct directory.Account) bool {
-	return c.User == directory.RootUser || acct.Owner == c.User
+func visible(c uapi.Caller, acct store.Account) bool {
+	return c.User == store.RootUser || acct.Owner == c.User
 }
 
-func (d *Deps) endSessions(ctx context.Context, account, user, reason string) error {
-	if d.Sessions == nil {
-		return nil
-	}
-	_, err := d.Sessions.EndAccount(context.WithoutCancel(ctx), account, user, reason)
-	return err
-}
-
-// invalidText strips the directory's error prefix from a validation
-// failure, leaving its explanation (which never holds a secret).
+// invalidText is the reason for a store's refusal: its explanation (which
+// never holds a secret) as a sentence.
 func invalidText(err error) string {
 	msg := err.Error()
-	for _, p := range []string{"directory: invalid: ", "directory: already exists: ", "directory: not found: "} {
-		msg = strings.TrimPrefix(msg, p)
-	}
 	if msg == "" {
 		return msg
 	}
@@ -202,16 +166,16 @@ const defaultPlan = "default"
 //     contact address given to createacct, else "*unknown*" as cPanel
 //     shows accounts without one);
 //   - temporary and is_temporary_domain, always 0.
-func entry(a directory.Account, n Notes) map[string]any {
+func entry(a store.Account) map[string]any {
 	domain := ""
 	if len(a.Domains) > 0 {
 		domain = a.Domains[0]
 	}
-	plan := n.Plan
+	plan := a.Plan
 	if plan == "" {
 		plan = defaultPlan
 	}
-	contact := n.ContactEmail
+	contact := a.ContactEmail
 	if contact == "" {
 		contact = "*unknown*"
 	}
@@ -233,12 +197,14 @@ func entry(a directory.Account, n Notes) map[string]any {
 	if a.Suspended {
 		e["suspended"] = 1
 		e["suspendreason"] = "Unknown"
-		if s := n.Suspension; s != nil {
-			e["suspendreason"] = s.Reason
-			e["suspendtime"] = s.Time.Unix()
-			if s.Locked {
-				e["is_locked"] = 1
-			}
+		if a.SuspendReason != "" {
+			e["suspendreason"] = a.SuspendReason
+		}
+		if !a.SuspendedAt.IsZero() {
+			e["suspendtime"] = a.SuspendedAt.Unix()
+		}
+		if a.SuspendLocked {
+			e["is_locked"] = 1
 		}
 	}
 	return e
@@ -259,7 +225,7 @@ var reservedUsers = []string{
 // directory's form ([a-z][a-z0-9]{0,15}): not "test…", not reserved.
 func usernameProblem(user string) string {
 	switch {
-	case !directory.ValidUser(user) && user != directory.RootUser:
+	case !store.ValidUser(user) && user != store.RootUser:
 		return "“" + user + "” is not a valid username: use 1 to 16 lower-case letters and digits, starting with a letter."
 	case strings.HasPrefix(user, "test"):
 		return "The username “" + user + "” is not allowed: a username cannot begin with “test”."
@@ -310,7 +276,7 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 	domainArg, _ := args.Get("domain")
 	domain := strings.ToLower(strings.TrimSuffix(domainArg, "."))
 	domain = strings.TrimPrefix(domain, "www.")
-	if !directory.ValidDomain(domain) {
+	if !store.ValidDomain(domain) {
 		return whmapi.Fail("“" + domainArg + "” is not a valid domain name."), nil
 	}
 
@@ -323,7 +289,7 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 		pw, hasPassword = pass, true
 	}
 	if hasPassword {
-		if msg := email.PasswordProblem(pw); msg != "" {
+		if msg := accounts.PasswordProblem(pw); msg != "" {
 			return whmapi.Fail(msg), nil
 		}
 	} else {
@@ -340,13 +306,13 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 	}
 	ownerArg, hasOwner := args.Get("owner")
 	owner := strings.ToLower(ownerArg)
-	if c.User == directory.RootUser {
+	if c.User == store.RootUser {
 		switch {
 		case hasOwner && owner != "":
 		case ownerself:
 			owner = user
 		default:
-			owner = directory.RootUser
+			owner = store.RootUser
 		}
 	} else {
 		if reseller {
@@ -369,10 +335,8 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 		return whmapi.Fail("“" + locale + "” does not refer to any of this system’s locales."), nil
 	}
 	contact, _ := args.Get("contactemail")
-	if contact != "" {
-		if _, dom, ok := directory.SplitAddress(strings.ToLower(contact)); !ok || len(contact) > 254 || !directory.ValidDomain(dom) || strings.ContainsAny(contact, " \t\r\n") {
-			return whmapi.Fail("“" + contact + "” is not a valid email address."), nil
-		}
+	if contact != "" && !store.ValidContactEmail(contact) {
+		return whmapi.Fail("“" + contact + "” is not a valid email address."), nil
 	}
 	if q, _ := args.Get("quota"); q != "" && !strings.EqualFold(q, "unlimited") {
 		if n, err := strconv.ParseUint(q, 10, 64); err != nil || n > 999999 {
@@ -389,49 +353,35 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 		return whmapi.Envelope{}, err
 	}
 
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, err := d.Dir.GetAccount(ctx, user); err == nil {
-		return whmapi.Fail("The account “" + user + "” already exists."), nil
-	} else if !errors.Is(err, directory.ErrNotFound) {
-		return whmapi.Envelope{}, err
-	}
-	if _, err := d.Dir.DomainOwner(ctx, domain); err == nil {
-		return whmapi.Fail("The domain “" + domain + "” already belongs to an account on this server."), nil
-	} else if !errors.Is(err, directory.ErrNotFound) {
-		return whmapi.Envelope{}, err
-	}
-	if owner != directory.RootUser && owner != user {
+	// The owner is checked again inside the creation (the store's
+	// transaction); this look only chooses the clearer text.
+	if owner != store.RootUser && owner != user {
 		o, err := d.Dir.GetAccount(ctx, owner)
-		if errors.Is(err, directory.ErrNotFound) || (err == nil && !o.Reseller) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && !o.Reseller) {
 			return whmapi.Fail("The owner “" + ownerArg + "” is neither root nor a reseller on this server."), nil
 		}
 		if err != nil {
 			return whmapi.Envelope{}, err
 		}
 	}
-	err = d.Dir.PutAccount(ctx, directory.Account{
+	_, err = d.Accounts.Create(ctx, store.Account{
 		User:         user,
 		PasswordHash: hash,
 		Domains:      []string{domain},
 		Locale:       locale,
 		Owner:        owner,
 		Reseller:     reseller,
-		CreatedAt:    d.now(),
-	})
+		Plan:         plan,
+		ContactEmail: contact,
+	}, actor(c, "createacct"))
 	switch {
-	case errors.Is(err, directory.ErrExists):
+	case errors.Is(err, store.ErrExists) && store.FieldOf(err) == "user":
+		return whmapi.Fail("The account “" + user + "” already exists."), nil
+	case errors.Is(err, store.ErrExists):
 		return whmapi.Fail("The domain “" + domain + "” already belongs to an account on this server."), nil
-	case errors.Is(err, directory.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid):
 		return whmapi.Fail(invalidText(err)), nil
 	case err != nil:
-		return whmapi.Envelope{}, err
-	}
-	acct, err := d.Dir.GetAccount(ctx, user)
-	if err != nil {
-		return whmapi.Envelope{}, err
-	}
-	if err := d.notes().Put(ctx, acct, Notes{Plan: plan, ContactEmail: contact}); err != nil {
 		return whmapi.Envelope{}, err
 	}
 	env := whmapi.OK(map[string]any{
@@ -464,7 +414,7 @@ var searchTypes = []string{"domain", "owner", "user", "ip", "package"}
 // searchmethod=exact compares whole values instead. searchtype defaults to
 // "user" when only search is given. "domain" matches any of the account's
 // domains; "ip" never matches (uapid has no IP addresses).
-func matcher(args *uapi.Args) (func(a directory.Account, n Notes) bool, *whmapi.Envelope) {
+func matcher(args *uapi.Args) (func(a store.Account) bool, *whmapi.Envelope) {
 	search, _ := args.Get("search")
 	stype, _ := args.Get("searchtype")
 	method, _ := args.Get("searchmethod")
@@ -475,7 +425,7 @@ func matcher(args *uapi.Args) (func(a directory.Account, n Notes) bool, *whmapi.
 		return nil, fail("The “searchmethod” parameter must be “exact” or “regex”.")
 	}
 	if search == "" {
-		return func(directory.Account, Notes) bool { return true }, nil
+		return func(store.Account) bool { return true }, nil
 	}
 	if stype == "" {
 		stype = "user"
@@ -490,7 +440,7 @@ func matcher(args *uapi.Args) (func(a directory.Account, n Notes) bool, *whmapi.
 		}
 		match = re.MatchString
 	}
-	return func(a directory.Account, n Notes) bool {
+	return func(a store.Account) bool {
 		switch stype {
 		case "user":
 			return match(a.User)
@@ -499,7 +449,7 @@ func matcher(args *uapi.Args) (func(a directory.Account, n Notes) bool, *whmapi.
 		case "domain":
 			return slices.ContainsFunc(a.Domains, match)
 		case "package":
-			p := n.Plan
+			p := a.Plan
 			if p == "" {
 				p = defaultPlan
 			}
@@ -536,21 +486,17 @@ func (d *Deps) listaccts(ctx context.Context, c uapi.Caller, args *uapi.Args) (w
 	if err != nil {
 		return whmapi.Envelope{}, err
 	}
-	var accts []directory.Account
+	var accts []store.Account
 	for _, a := range all {
 		if visible(c, a) {
 			accts = append(accts, a)
 		}
 	}
-	slices.SortFunc(accts, func(a, b directory.Account) int { return strings.Compare(a.User, b.User) })
-	notes, err := d.notes().Lookup(ctx, accts)
-	if err != nil {
-		return whmapi.Envelope{}, err
-	}
+	slices.SortFunc(accts, func(a, b store.Account) int { return strings.Compare(a.User, b.User) })
 	list := make([]map[string]any, 0, len(accts))
 	for _, a := range accts {
-		if match(a, notes[a.User]) {
-			list = append(list, want(args, entry(a, notes[a.User])))
+		if match(a) {
+			list = append(list, want(args, entry(a)))
 		}
 	}
 	return whmapi.OK(map[string]any{"acct": list}), nil
@@ -567,7 +513,7 @@ func (d *Deps) accountsummary(ctx context.Context, c uapi.Caller, args *uapi.Arg
 		name = strings.ToLower(userArg)
 	case domainArg != "":
 		owner, err := d.Dir.DomainOwner(ctx, strings.ToLower(domainArg))
-		if errors.Is(err, directory.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
 			return whmapi.Fail("No account owns the domain “" + domainArg + "”."), nil
 		}
 		if err != nil {
@@ -578,7 +524,7 @@ func (d *Deps) accountsummary(ctx context.Context, c uapi.Caller, args *uapi.Arg
 		return whmapi.Fail("Provide the “user” or the “domain” parameter."), nil
 	}
 	acct, err := d.Dir.GetAccount(ctx, name)
-	if errors.Is(err, directory.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return *noAccount(name), nil
 	}
 	if err != nil {
@@ -591,11 +537,7 @@ func (d *Deps) accountsummary(ctx context.Context, c uapi.Caller, args *uapi.Arg
 		}
 		return *fail("You do not have permission to manage the account “" + label + "”."), nil
 	}
-	notes, err := d.notes().Lookup(ctx, []directory.Account{acct})
-	if err != nil {
-		return whmapi.Envelope{}, err
-	}
-	return whmapi.OK(map[string]any{"acct": []map[string]any{entry(acct, notes[acct.User])}}), nil
+	return whmapi.OK(map[string]any{"acct": []map[string]any{entry(acct)}}), nil
 }
 
 // ---- suspendacct, unsuspendacct ----
@@ -620,28 +562,13 @@ func (d *Deps) suspendacct(ctx context.Context, c uapi.Caller, args *uapi.Args) 
 		return *f, nil
 	}
 	reason, _ := args.Get("reason")
-	if reason == "" {
-		reason = "Unknown"
-	}
-	notes, err := d.notes().Lookup(ctx, []directory.Account{acct})
-	if err != nil {
-		return whmapi.Envelope{}, err
-	}
-	n := notes[acct.User]
-	if acct.Suspended && n.Suspension != nil && n.Suspension.Locked && c.User != directory.RootUser {
+	_, _, err = d.Accounts.Suspend(ctx, acct.User, reason, lock, actor(c, "suspendacct"))
+	switch {
+	case errors.Is(err, accounts.ErrLocked):
 		return whmapi.Fail(lockedText(acct.User)), nil
-	}
-	n.Suspension = &Suspension{Reason: reason, Time: d.now(), Locked: lock}
-	if err := d.notes().Put(ctx, acct, n); err != nil {
-		return whmapi.Envelope{}, err
-	}
-	if err := d.Dir.SetAccountSuspended(ctx, acct.User, true); err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
-			return *noAccount(name), nil
-		}
-		return whmapi.Envelope{}, err
-	}
-	if err := d.endSessions(ctx, acct.User, "", "account suspended"); err != nil {
+	case errors.Is(err, store.ErrNotFound):
+		return *noAccount(name), nil
+	case err != nil:
 		return whmapi.Envelope{}, err
 	}
 	return whmapi.OK(nil), nil
@@ -669,25 +596,14 @@ func (d *Deps) unsuspendacct(ctx context.Context, c uapi.Caller, args *uapi.Args
 	if err != nil || f != nil {
 		return deref(f), err
 	}
-	notes, err := d.notes().Lookup(ctx, []directory.Account{acct})
-	if err != nil {
-		return whmapi.Envelope{}, err
-	}
-	n := notes[acct.User]
-	if acct.Suspended && n.Suspension != nil && n.Suspension.Locked && c.User != directory.RootUser {
+	_, err = d.Accounts.Unsuspend(ctx, acct.User, actor(c, "unsuspendacct"))
+	switch {
+	case errors.Is(err, accounts.ErrLocked):
 		return whmapi.Fail(lockedText(acct.User)), nil
-	}
-	if err := d.Dir.SetAccountSuspended(ctx, acct.User, false); err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
-			return *noAccount(name), nil
-		}
+	case errors.Is(err, store.ErrNotFound):
+		return *noAccount(name), nil
+	case err != nil:
 		return whmapi.Envelope{}, err
-	}
-	if n.Suspension != nil {
-		n.Suspension = nil
-		if err := d.notes().Put(ctx, acct, n); err != nil {
-			return whmapi.Envelope{}, err
-		}
 	}
 	return whmapi.OK(nil), nil
 }
@@ -728,22 +644,13 @@ func (d *Deps) removeacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 			return whmapi.Fail(stillOwns(acct.User, owned)), nil
 		}
 	}
-	if err := d.endSessions(ctx, acct.User, "", "account removed"); err != nil {
-		return whmapi.Envelope{}, err
-	}
-	err = d.Dir.RemoveAccount(ctx, acct.User)
+	_, err = d.Accounts.Remove(ctx, acct.User, actor(c, "removeacct"))
 	switch {
-	case errors.Is(err, directory.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return *noAccount(name), nil
-	case errors.Is(err, directory.ErrInvalid):
+	case errors.Is(err, store.ErrInvalid):
 		return whmapi.Fail(invalidText(err)), nil
 	case err != nil:
-		return whmapi.Envelope{}, err
-	}
-	if err := d.endSessions(ctx, acct.User, "", "account removed"); err != nil {
-		return whmapi.Envelope{}, err
-	}
-	if err := d.notes().Delete(ctx, acct.User); err != nil {
 		return whmapi.Envelope{}, err
 	}
 	env := whmapi.OK(nil)
@@ -779,40 +686,34 @@ func (d *Deps) passwd(ctx context.Context, c uapi.Caller, args *uapi.Args) (whma
 	name, _ := args.Get("user")
 	pw, _ := args.Get("password")
 	user := strings.ToLower(name)
-	if user == directory.RootUser && c.User == directory.RootUser {
-		if msg := email.PasswordProblem(pw); msg != "" {
+	if user == store.RootUser && c.User == store.RootUser {
+		if msg := accounts.PasswordProblem(pw); msg != "" {
 			return whmapi.Fail(msg), nil
 		}
 		hash, err := passwd.Hash(pw)
 		if err != nil {
 			return whmapi.Envelope{}, err
 		}
-		if err := d.Dir.SetRootPasswordHash(ctx, hash); err != nil {
+		if _, err := d.Accounts.SetPassword(ctx, store.RootUser, hash, actor(c, "passwd")); err != nil {
 			return whmapi.Envelope{}, err
 		}
-		if err := d.endSessions(ctx, directory.RootUser, directory.RootUser, "password changed"); err != nil {
-			return whmapi.Envelope{}, err
-		}
-		return passwordChanged(directory.RootUser), nil
+		return passwordChanged(store.RootUser), nil
 	}
 	acct, f, err := d.managed(ctx, c, name)
 	if err != nil || f != nil {
 		return deref(f), err
 	}
-	if msg := email.PasswordProblem(pw); msg != "" {
+	if msg := accounts.PasswordProblem(pw); msg != "" {
 		return whmapi.Fail(msg), nil
 	}
 	hash, err := passwd.Hash(pw)
 	if err != nil {
 		return whmapi.Envelope{}, err
 	}
-	if err := d.Dir.SetAccountPasswordHash(ctx, acct.User, hash); err != nil {
-		if errors.Is(err, directory.ErrNotFound) {
+	if _, err := d.Accounts.SetPassword(ctx, acct.User, hash, actor(c, "passwd")); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return *noAccount(name), nil
 		}
-		return whmapi.Envelope{}, err
-	}
-	if err := d.endSessions(ctx, acct.User, acct.User, "password changed"); err != nil {
 		return whmapi.Envelope{}, err
 	}
 	return passwordChanged(acct.User), nil
@@ -865,7 +766,7 @@ func (d *Deps) apiTokenCreate(ctx context.Context, c uapi.Caller, args *uapi.Arg
 		return *f, nil
 	}
 	name, _ := args.Get("token_name")
-	if msg := tokens.NameProblem(name); msg != "" {
+	if msg := accounts.TokenNameProblem(name); msg != "" {
 		return whmapi.Fail(msg), nil
 	}
 	now := d.now()
@@ -892,15 +793,13 @@ func (d *Deps) apiTokenCreate(ctx context.Context, c uapi.Caller, args *uapi.Arg
 		allow = append(allow, p)
 		shown = append(shown, s)
 	}
-	t, secret, err := d.Tokens.Issue(ctx, c.User, name, expires, allow, now)
-	if errors.Is(err, tokens.ErrNameTaken) {
+	t, secret, err := d.Accounts.IssueToken(ctx, c.User, name, expires, allow, actor(c, "api_token_create"))
+	if errors.Is(err, store.ErrExists) {
 		return whmapi.Fail(tokens.TakenText(name)), nil
 	}
 	if err != nil {
 		return whmapi.Envelope{}, err
 	}
-	d.Audit.Log(ctx, audit.Event{Event: audit.TokenCreate, Actor: c.User, Method: "api_token_create",
-		Target: c.User, SecretFP: audit.Fingerprint(secret), Reason: "name " + name})
 	var ips any
 	if len(shown) > 0 {
 		ips = shown
@@ -930,17 +829,13 @@ func (d *Deps) apiTokenRevoke(ctx context.Context, c uapi.Caller, args *uapi.Arg
 		return whmapi.Envelope{}, err
 	}
 	for _, n := range names {
-		if !slices.ContainsFunc(existing, func(t directory.Token) bool { return t.Name == n }) {
+		if !slices.ContainsFunc(existing, func(t store.Token) bool { return t.Name == n }) {
 			return whmapi.Fail("The API token “" + n + "” does not exist."), nil
 		}
 	}
 	for _, n := range names {
-		err := d.Dir.RevokeToken(ctx, c.User, n)
-		switch {
-		case err == nil:
-			d.Audit.Log(ctx, audit.Event{Event: audit.TokenRevoke, Actor: c.User, Method: "api_token_revoke",
-				Target: c.User, Reason: "name " + n})
-		case !errors.Is(err, directory.ErrNotFound):
+		err := d.Accounts.RevokeToken(ctx, c.User, n, actor(c, "api_token_revoke"))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return whmapi.Envelope{}, err
 		}
 	}

@@ -1,0 +1,209 @@
+package store
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Bounds of free-text fields.
+const (
+	// MaxFieldLen is the longest text field of a session record.
+	MaxFieldLen = 8192
+	// MaxNoteLen bounds an account's plan, contact address and suspension
+	// reason.
+	MaxNoteLen = 1024
+)
+
+// Text reports whether s can be stored in any backend: valid UTF-8 with no
+// NUL byte (what PostgreSQL text holds).
+func Text(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// note reports whether s is acceptable as a one-line note: text without
+// control characters, at most MaxNoteLen bytes.
+func note(s string) bool {
+	return len(s) <= MaxNoteLen && utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+// NormalizeAccount lower-cases and checks a, filling the defaults (locale
+// "en", owner "root") and clearing the suspension fields of an account
+// that is not suspended. It checks everything that needs no other record.
+func NormalizeAccount(a Account) (Account, error) {
+	a.User = strings.ToLower(a.User)
+	switch {
+	case a.User == RootUser:
+		return a, Errorf(ErrInvalid, "“root” is the superuser and cannot be an account")
+	case !ValidUser(a.User):
+		return a, Errorf(ErrInvalid, "“%s” is not a valid user name (a lower-case letter followed by up to 15 lower-case letters or digits)", printable(a.User))
+	}
+	if !ValidPasswordHash(a.PasswordHash) {
+		return a, Errorf(ErrInvalid, "the password hash of “%s” is not a valid crypt string", a.User)
+	}
+	if a.Locale == "" {
+		a.Locale = "en"
+	}
+	if !ValidLocale(a.Locale) {
+		return a, Errorf(ErrInvalid, "“%s” is not a valid locale name", printable(a.Locale))
+	}
+	a.Owner = strings.ToLower(a.Owner)
+	if a.Owner == "" {
+		a.Owner = RootUser
+	}
+	if a.Owner != RootUser && !ValidUser(a.Owner) {
+		return a, Errorf(ErrInvalid, "owner “%s” is not a valid user name", printable(a.Owner))
+	}
+	if a.Owner == a.User && !a.Reseller {
+		return a, Errorf(ErrInvalid, "account “%s” can only own itself if it is a reseller", a.User)
+	}
+	domains := make([]string, 0, len(a.Domains))
+	for _, d := range a.Domains {
+		d = strings.ToLower(d)
+		if !ValidDomain(d) {
+			return a, Errorf(ErrInvalid, "“%s” is not a valid domain name", printable(d))
+		}
+		if slices.Contains(domains, d) {
+			return a, Errorf(ErrInvalid, "domain “%s” is listed twice", d)
+		}
+		domains = append(domains, d)
+	}
+	a.Domains = domains
+	dbs := make([]string, 0, len(a.Databases))
+	for _, db := range a.Databases {
+		if !ValidDatabaseName(a.User, db) {
+			return a, Errorf(ErrInvalid, "“%s” is not a valid database name for “%s” (lower-case letters, digits and “_”, at most 64 characters, starting with “%s_”)", printable(db), a.User, a.User)
+		}
+		if slices.Contains(dbs, db) {
+			return a, Errorf(ErrInvalid, "database “%s” is listed twice", db)
+		}
+		dbs = append(dbs, db)
+	}
+	a.Databases = dbs
+	if !note(a.Plan) {
+		return a, Errorf(ErrInvalid, "the plan of “%s” is not a valid name (one line of at most %d bytes)", a.User, MaxNoteLen)
+	}
+	if a.ContactEmail != "" && !validContact(a.ContactEmail) {
+		return a, Errorf(ErrInvalid, "“%s” is not a valid email address", printable(a.ContactEmail))
+	}
+	if !a.Suspended {
+		a.SuspendReason, a.SuspendedAt, a.SuspendLocked = "", time.Time{}, false
+	}
+	if !note(a.SuspendReason) {
+		return a, Errorf(ErrInvalid, "the suspension reason of “%s” is not valid (one line of at most %d bytes)", a.User, MaxNoteLen)
+	}
+	return a, nil
+}
+
+// validContact reports whether s is acceptable as a contact address:
+// "local@domain" with a valid domain, at most 254 bytes, no white space.
+func validContact(s string) bool {
+	_, dom, ok := SplitAddress(strings.ToLower(s))
+	return ok && len(s) <= 254 && ValidDomain(dom) && note(s) && !strings.ContainsAny(s, " \t")
+}
+
+// ValidContactEmail reports whether s is acceptable as an account's
+// contact e-mail address.
+func ValidContactEmail(s string) bool { return validContact(s) }
+
+// SameAccount compares everything an account stores except CreatedAt.
+func SameAccount(a, b Account) bool {
+	return a.User == b.User && a.PasswordHash == b.PasswordHash && a.Locale == b.Locale &&
+		a.Owner == b.Owner && a.Reseller == b.Reseller &&
+		slices.Equal(a.Domains, b.Domains) && slices.Equal(a.Databases, b.Databases) &&
+		a.Plan == b.Plan && a.ContactEmail == b.ContactEmail &&
+		a.Suspended == b.Suspended && a.SuspendReason == b.SuspendReason &&
+		a.SuspendedAt.Equal(b.SuspendedAt) && a.SuspendLocked == b.SuspendLocked
+}
+
+// NormalizeMailbox lower-cases and checks m (its Account may be empty:
+// the owner of its domain) and returns it with its domain.
+func NormalizeMailbox(m Mailbox) (Mailbox, string, error) {
+	m.Address = strings.ToLower(m.Address)
+	m.Account = strings.ToLower(m.Account)
+	local, domain, ok := SplitAddress(m.Address)
+	if !ok || !ValidLocalPart(local) || !ValidDomain(domain) {
+		return m, "", Errorf(ErrInvalid, "“%s” is not a valid mailbox address", printable(m.Address))
+	}
+	if m.Account != "" && !ValidUser(m.Account) {
+		return m, "", Errorf(ErrNotFound, "account “%s” does not exist", printable(m.Account))
+	}
+	if !ValidPasswordHash(m.PasswordHash) {
+		return m, "", Errorf(ErrInvalid, "the password hash of “%s” is not a valid crypt string", m.Address)
+	}
+	return m, domain, nil
+}
+
+// NormalizeToken lower-cases the user of t and checks it.
+func NormalizeToken(t Token) (Token, error) {
+	t.User = strings.ToLower(t.User)
+	if t.User != RootUser && !ValidUser(t.User) {
+		return t, Errorf(ErrNotFound, "account “%s” does not exist", printable(t.User))
+	}
+	if !ValidTokenName(t.Name) {
+		return t, Errorf(ErrInvalid, "“%s” is not a valid token name (1 to 50 letters, digits, “_” or “-”)", printable(t.Name))
+	}
+	if len(t.Hash) != 32 && len(t.Hash) != 64 {
+		return t, Errorf(ErrInvalid, "the hash of token “%s” is neither a SHA-256 nor a SHA-512", t.Name)
+	}
+	for _, p := range t.AllowIPs {
+		if !p.IsValid() {
+			return t, Errorf(ErrInvalid, "token “%s” has an invalid address prefix in its allow-list", t.Name)
+		}
+	}
+	return t, nil
+}
+
+// SessionHashLen is the length of a session's LoginHash and CookieHash
+// (SHA-256).
+const SessionHashLen = 32
+
+// ValidSessionHash reports whether h may be stored as a LoginHash or
+// CookieHash: empty or SessionHashLen bytes.
+func ValidSessionHash(h []byte) bool { return len(h) == 0 || len(h) == SessionHashLen }
+
+// ValidateSession checks what every Sessions store requires of a record
+// given to Create: an ID and a Token, hashes of the right length, and text
+// fields that are valid UTF-8 without NUL and at most MaxFieldLen bytes.
+func ValidateSession(r *Session) error {
+	if r.ID == "" || r.Token == "" || !ValidSessionHash(r.LoginHash) || !ValidSessionHash(r.CookieHash) {
+		return Errorf(ErrInvalid, "a session needs an id, a token and hashes of %d bytes", SessionHashLen)
+	}
+	for _, f := range [...]string{r.ID, r.User, r.Account, r.Service, r.Token, r.Creator,
+		r.Method, r.Origin, r.Locale, r.ReturnURL, r.TempUser, r.TempPass} {
+		if len(f) > MaxFieldLen || !Text(f) {
+			return Errorf(ErrInvalid, "a session's text fields must be UTF-8 text of at most %d bytes", MaxFieldLen)
+		}
+	}
+	return nil
+}
+
+// printable returns s for an error message: at most 100 bytes, with
+// control characters and invalid UTF-8 escaped.
+func printable(s string) string {
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	if utf8.ValidString(s) && strings.IndexFunc(s, unicode.IsControl) < 0 {
+		return s
+	}
+	q := fmt.Sprintf("%q", s)
+	return q[1 : len(q)-1]
+}
+
+// ListNames quotes up to five names for a message ("“a”, “b”, and 3 more").
+func ListNames(names []string) string {
+	const max = 5
+	quoted := make([]string, 0, max+1)
+	for i, n := range names {
+		if i == max {
+			quoted = append(quoted, fmt.Sprintf("and %d more", len(names)-max))
+			break
+		}
+		quoted = append(quoted, "“"+n+"”")
+	}
+	return strings.Join(quoted, ", ")
+}

@@ -1,0 +1,149 @@
+package store
+
+import (
+	"net/netip"
+	"time"
+)
+
+// RootUser is the name of the WHM superuser. It is not an account.
+const RootUser = "root"
+
+// Account is a cPanel account, with what WHM remembers about it.
+type Account struct {
+	User         string   // [a-z][a-z0-9]{0,15}, never "root"
+	PasswordHash string   // crypt(3) string; "" means no password login
+	Domains      []string // lower-case; the first is the main domain; unique server-wide
+	Locale       string   // e.g. "en"
+	Owner        string   // "root" or the user of a reseller account
+	Reseller     bool
+	Databases    []string // names of the account's databases (e.g. "alice_wp")
+	CreatedAt    time.Time
+
+	// Plan is the hosting package the account was created with ("" is
+	// cPanel's "default"); ContactEmail its contact address ("" when
+	// none).
+	Plan         string
+	ContactEmail string
+
+	// Suspended accounts cannot authenticate. SuspendReason, SuspendedAt
+	// and SuspendLocked describe the suspension (all empty when the
+	// account is not suspended; SuspendedAt is zero when unknown);
+	// SuspendLocked means only root may lift it.
+	Suspended     bool
+	SuspendReason string
+	SuspendedAt   time.Time
+	SuspendLocked bool
+}
+
+// Mailbox is an e-mail account owned by a cPanel account.
+type Mailbox struct {
+	Address        string // lower-case "local@domain"
+	Account        string // owning cPanel account user
+	PasswordHash   string // crypt(3) string
+	SuspendedLogin bool
+	CreatedAt      time.Time
+}
+
+// Token is an API token. The secret is shown once at creation; only its
+// hash is stored: the SHA-256 of the secret (tokens uapid issues) or its
+// SHA-512 (tokens carried over from cPanel, which keeps those).
+type Token struct {
+	User      string         // account user or "root"
+	Name      string         // unique per user
+	Hash      []byte         // SHA-256 (32 bytes) or SHA-512 (64 bytes) of the secret
+	ExpiresAt time.Time      // zero: never
+	AllowIPs  []netip.Prefix // empty: any address
+	CreatedAt time.Time
+}
+
+// Session is one session record. Every field is typed; nothing is stored
+// as concatenated text.
+//
+// Stores keep the times at millisecond precision (truncated, as by
+// time.Time.UnixMilli) and return them in UTC; expiry checks inside a
+// store compare at that precision too, so they agree with Expired on the
+// returned record. An empty LoginHash or CookieHash means "none" and comes
+// back as nil.
+type Session struct {
+	// ID is the public identifier (shown by `uapid session list`, used by
+	// `revoke --id`). It is random and is not a secret.
+	ID string
+	// User is who the session logs in: a cPanel account user, "root", or a
+	// lower-case mailbox address for Webmail sessions of a mailbox.
+	User string
+	// Account is the cPanel account the session belongs to (the mailbox's
+	// owner for mailbox sessions; "root" for root). Ending an account's
+	// sessions goes by this field.
+	Account string
+	// Service is "cpaneld", "webmaild" or "whostmgrd".
+	Service string
+	// Token is the security token including its slash: "/cpsess0123456789".
+	Token string
+	// LoginHash is the hash of the one-time login session string. It stays
+	// set after the login; Consumed says whether it was used.
+	LoginHash []byte
+	// Consumed is true once the login secret has been used.
+	Consumed bool
+	// CookieHash is the hash of the current cookie value; nil until login.
+	CookieHash []byte
+	// Creator is who asked for the session (account user or "root").
+	Creator string
+	// Method is how it was created, e.g. "create_webmail_session_for_mail_user",
+	// "create_user_session", "password".
+	Method string
+	// Origin is the client address logins must come from (text form; ""
+	// when unknown).
+	Origin string
+	Locale string
+	// ReturnURL is where the Webmail client returns on logout ("" when none).
+	ReturnURL string
+	// TempUser and TempPass are the temporary database user reserved for
+	// this session ("" for non-cPanel sessions); TempCreated says whether
+	// it exists on the database server.
+	TempUser    string
+	TempPass    string
+	TempCreated bool
+
+	CreatedAt time.Time
+	LastUsed  time.Time
+	// ExpiresAt is when the record stops being valid. Before login it is
+	// the login deadline; after login it moves with each use (idle
+	// timeout) but never past the absolute cap.
+	ExpiresAt time.Time
+}
+
+// Expired reports whether the record is expired at now.
+func (s *Session) Expired(now time.Time) bool { return !now.Before(s.ExpiresAt) }
+
+// TempUser is one entry of the temporary-user ledger: a temporary database
+// user recorded before it is created on any database server. Its password
+// is never stored.
+type TempUser struct {
+	Name      string
+	Account   string
+	SessionID string
+}
+
+// Attempt kinds: failures are counted per client address and per user.
+const (
+	AttemptIP   = "ip"
+	AttemptUser = "user"
+)
+
+// AttemptKey names what failed attempts are counted against: a client
+// address (Kind AttemptIP, Value its text form) or a user (AttemptUser).
+type AttemptKey struct {
+	Kind  string
+	Value string
+}
+
+// AttemptState is what a store knows of one key.
+type AttemptState struct {
+	// Failures within the window (Attempts.Failure only).
+	Failures int
+	// BlockedUntil is when the key's last block ends (zero: never
+	// blocked, or forgotten).
+	BlockedUntil time.Time
+	// Strikes is how many times the key was blocked (while remembered).
+	Strikes int
+}

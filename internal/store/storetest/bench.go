@@ -1,0 +1,124 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/uapid/uapid/internal/store"
+)
+
+// Benchmark bodies shared by the session stores' benchmarks (each
+// backend's package calls them with a store, on a real server for the
+// shared ones).
+
+// recordSource hands out fresh, unused records (as the conformance suite
+// builds them) expiring five minutes after they were made, in batches
+// that grow with the run. Tokens are 10 random digits: the source never
+// hands out the same one twice, which a long run would otherwise do.
+type recordSource struct {
+	tokens map[string]bool
+	size   int
+}
+
+// next returns the next batch: 64 records, then twice as many each time,
+// up to 1024.
+func (s *recordSource) next() []store.Session {
+	s.size = min(max(2*s.size, 64), 1024)
+	return s.records(s.size)
+}
+
+// records returns n records.
+func (s *recordSource) records(n int) []store.Session {
+	if s.tokens == nil {
+		s.tokens = make(map[string]bool)
+	}
+	now := time.Now()
+	out := make([]store.Session, n)
+	for i := range out {
+		r := NewSessionRecord("alice")
+		for s.tokens[r.Token] {
+			r.Token = newSessionToken()
+		}
+		s.tokens[r.Token] = true
+		r.CreatedAt, r.LastUsed, r.ExpiresAt = now, now, now.Add(5*time.Minute)
+		out[i] = r
+	}
+	return out
+}
+
+// BenchCreate measures s.Create of a new record each time.
+func BenchCreate(b *testing.B, s store.Sessions) {
+	ctx := b.Context()
+	var src recordSource
+	var recs []store.Session
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(recs) == 0 {
+			b.StopTimer()
+			recs = src.next()
+			b.StartTimer()
+		}
+		if err := s.Create(ctx, recs[0]); err != nil {
+			b.Fatal(err)
+		}
+		recs = recs[1:]
+	}
+}
+
+// BenchConsume measures s.Consume: the one-time login of a created
+// session. The sessions are created with the timer stopped.
+func BenchConsume(b *testing.B, s store.Sessions) {
+	ctx := b.Context()
+	var src recordSource
+	var recs []store.Session
+	var cookies [][]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(recs) == 0 {
+			b.StopTimer()
+			recs = src.next()
+			cookies = make([][]byte, len(recs))
+			for i, r := range recs {
+				if err := s.Create(ctx, r); err != nil {
+					b.Fatal(err)
+				}
+				cookies[i] = newSecretHash()
+			}
+			b.StartTimer()
+		}
+		now := time.Now()
+		got, err := s.Consume(ctx, recs[0].ID, cookies[0], now, now.Add(15*time.Minute))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !got.Consumed {
+			b.Fatal("Consume returned an unconsumed record")
+		}
+		recs, cookies = recs[1:], cookies[1:]
+	}
+}
+
+// BenchByLoginHash measures s.ByLoginHash among 512 sessions.
+func BenchByLoginHash(b *testing.B, s store.Sessions) {
+	ctx := b.Context()
+	var src recordSource
+	recs := src.records(512)
+	for _, r := range recs {
+		if err := s.Create(ctx, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		r := recs[i%len(recs)]
+		got, err := s.ByLoginHash(ctx, r.LoginHash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got.ID != r.ID {
+			b.Fatalf("ByLoginHash returned %s, want %s", got.ID, r.ID)
+		}
+		i++
+	}
+}
