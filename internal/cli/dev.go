@@ -112,7 +112,7 @@ func devBanner(w io.Writer, s devSecrets, cpanel, webmail, whm string) error {
 	fmt.Fprintf(tw, "  reseller\t%s / %s\towns the account %s\n", devReseller, s.resellerPass, devOwned)
 	fmt.Fprintf(tw, "  cPanel account\t%s / %s\tdomain %s, owned by %s\n", devOwned, s.ownedPass, devOwnedDomain, devReseller)
 	fmt.Fprintf(tw, "  cPanel account\t%s / %s\tdomain %s, API token %s:%s\n", devUser, s.userPass, devDomain, devUser, s.userToken)
-	fmt.Fprintf(tw, "  mailbox\t%s@%s / %s\t\n", devLocal, devDomain, s.mailPass)
+	fmt.Fprintf(tw, "  mailbox\t%s@%s / %s\n", devLocal, devDomain, s.mailPass)
 	tw.Flush()
 	p("")
 	p("Paste into the shell you try uapid in (the README's examples use these variables):")

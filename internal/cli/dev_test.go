@@ -263,3 +263,14 @@ func TestServeDevListenerOff(t *testing.T) {
 	}
 	d.v("ROOT_PASS")
 }
+
+// TestServeDevBannerLayout: no line of the banner ends in white space (it
+// is meant to be copied from).
+func TestServeDevBannerLayout(t *testing.T) {
+	d := startDev(t, t.TempDir())
+	for i, l := range strings.Split(d.out.String(), "\n") {
+		if strings.TrimRight(l, " \t") != l {
+			t.Errorf("banner line %d ends in white space: %q", i+1, l)
+		}
+	}
+}
