@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -82,6 +83,13 @@ func devFixture(s devSecrets) *fixture.Fixture {
 func devSetup(ctx context.Context, a *app.App, srv *server.Server, env *Env) error {
 	s := newDevSecrets()
 	if err := devFixture(s).Apply(ctx, a.Dir); err != nil {
+		// A conflict with data already in the store, such as another
+		// account owning demo.test. The fixture's "file:line" means
+		// nothing here.
+		var fe *fixture.Error
+		if errors.As(err, &fe) {
+			return fmt.Errorf("--dev cannot add its demo data to this store: %s", fe.Reason)
+		}
 		return fmt.Errorf("--dev: %w", err)
 	}
 	base := func(service string) string {

@@ -274,3 +274,19 @@ func TestServeDevBannerLayout(t *testing.T) {
 		}
 	}
 }
+
+// TestServeDevConflict: when the store holds data the demo data clashes
+// with (another account owning demo.test), serve --dev stops with one line
+// saying so, exit 1.
+func TestServeDevConflict(t *testing.T) {
+	dir := t.TempDir()
+	fx := writeFile(t, "fixture.yaml", "accounts:\n  - user: zed\n    password: Zed-pass-1\n    domains: [demo.test]\n")
+	if r := uapid(t, "import", "--data", dir, fx); r.code != 0 {
+		t.Fatalf("import: %s", r)
+	}
+	r := serveResult(t, nil, "--dev", "--data", dir, "--cpanel-addr", "127.0.0.1:0", "--webmail-addr", "127.0.0.1:0", "--whm-addr", "127.0.0.1:0")
+	want := "uapid: --dev cannot add its demo data to this store: accounts[2]: "
+	if r.code != 1 || !strings.HasPrefix(r.stderr, want) || !strings.Contains(r.stderr, "demo.test") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("got %s\nwant exit 1 and one line starting %q", r, want)
+	}
+}
