@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/uapid/uapid/internal/config"
 	"github.com/uapid/uapid/internal/secretbox"
@@ -60,9 +59,6 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 	}
 	if (kind != config.KindSQLite || sessKind != "") && box == nil {
 		return nil, errNoKey
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("cannot create data directory: %v", err)
 	}
 	st := &stores{}
 	defer func() {

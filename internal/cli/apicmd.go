@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/uapid/uapid/internal/app"
 	"github.com/uapid/uapid/internal/config"
 	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/uapi"
@@ -15,16 +19,20 @@ import (
 
 const uapiUsage = `usage: uapi --user=<account> [--output=yaml|json|jsonpretty|xml] <Module> <function> [key=value ...]
 
-Runs a UAPI function as the account, in-process against the configured store
-(--config FILE, --data DIR, --store URL, or UAPID_CONFIG, UAPID_DATA,
-UAPID_STORE). Values are URI-decoded; a repeated key is a list.
+Runs a UAPI function as the account, in-process against the store of
+uapid serve: give the same --config FILE, --data DIR or --store URL (or
+UAPID_CONFIG, UAPID_DATA, UAPID_STORE) as the server; by default
+./uapid-data in the current store. Values are URI-decoded; a repeated
+key is a list.
 `
 
 const whmapiUsage = `usage: whmapi1 [--output=yaml|json|jsonpretty|xml] <function> [key=value ...]
 
-Runs a WHM API 1 function as root, in-process against the configured store
-(--config FILE, --data DIR, --store URL, or UAPID_CONFIG, UAPID_DATA,
-UAPID_STORE). Values are URI-decoded; a repeated key is a list.
+Runs a WHM API 1 function as root, in-process against the store of
+uapid serve: give the same --config FILE, --data DIR or --store URL (or
+UAPID_CONFIG, UAPID_DATA, UAPID_STORE) as the server; by default
+./uapid-data in the current store. Values are URI-decoded; a repeated
+key is a list.
 `
 
 // apiOptions are the options uapi and whmapi1 accept anywhere on the line.
@@ -110,11 +118,11 @@ func uapiCmd(args []string, env *Env) error {
 		return usageErr("%v", err)
 	}
 	ctx := context.Background()
-	a, err := openApp(ctx, o.vals, env, slog.LevelWarn)
+	a, closeApp, err := openExisting(ctx, o.vals, env)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer closeApp()
 	user := strings.ToLower(o.user)
 	acct, err := a.Dir.GetAccount(ctx, user)
 	if errors.Is(err, store.ErrNotFound) || user == store.RootUser {
@@ -160,11 +168,11 @@ func whmapiCmd(args []string, env *Env) error {
 		return usageErr("%v", err)
 	}
 	ctx := context.Background()
-	a, err := openApp(ctx, o.vals, env, slog.LevelWarn)
+	a, closeApp, err := openExisting(ctx, o.vals, env)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer closeApp()
 	caller := uapi.Caller{User: store.RootUser, Service: uapi.ServiceWHM, Method: uapi.MethodCLI, Locale: "en"}
 	envl := a.WHM.Dispatch(ctx, o.words[0], "1", caller, cargs)
 	out, err := uapi.Encode(o.output, envl)
@@ -173,6 +181,58 @@ func whmapiCmd(args []string, env *Env) error {
 	}
 	_, err = env.Stdout.Write(out)
 	return err
+}
+
+// openExisting opens the store a server made, for uapi and whmapi1. It
+// refuses, creating nothing, when that store is not there (storeProblem):
+// the tools run functions against a server's data, and an empty store made
+// on the spot would only answer that no account exists. close closes the
+// App and removes what openExisting made for it.
+func openExisting(ctx context.Context, vals *config.Values, env *Env) (a *app.App, closeApp func(), err error) {
+	cfg, err := loadCommandConfig(vals, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := storeProblem(cfg); err != nil {
+		return nil, nil, err
+	}
+	// Opening the store creates nothing outside it (only `serve` makes
+	// the data directory, for its certificate and runtime file).
+	a, err = openConfig(ctx, cfg, env, slog.LevelWarn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, func() { a.Close() }, nil
+}
+
+// storeProblem says why cfg names no existing store, or returns nil. An
+// SQLite store must exist (serve creates it at first start); the data
+// directory is needed only when the store is in it. A PostgreSQL store
+// needs no data store.
+func storeProblem(cfg *config.Config) error {
+	kind, loc, err := cfg.StoreKind()
+	if err != nil || kind != config.KindSQLite {
+		return err // a bad --store is reported by app.Open
+	}
+	if _, err := os.Stat(loc); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there (or unreadable, which app.Open reports)
+	}
+	if cfg.Store != "" {
+		return fmt.Errorf("no uapid store at %s (start `uapid serve` with this --store first, or pass --store URL / set UAPID_STORE)", absPath(loc))
+	}
+	dir := absPath(cfg.DataDir)
+	if _, err := os.Stat(cfg.DataDir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no uapid data directory at %s (start `uapid serve` there, or pass --data DIR / set UAPID_DATA)", dir)
+	}
+	return fmt.Errorf("no uapid store in %s: it has no %s (start `uapid serve` there, or pass --data DIR / set UAPID_DATA)", dir, filepath.Base(loc))
+}
+
+// absPath is p made absolute for messages (p itself if that fails).
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 func usageWith(err error, usage string) error {

@@ -170,15 +170,31 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 // openApp loads the configuration from the given values and opens the
 // stores (no listeners).
 func openApp(ctx context.Context, vals *config.Values, env *Env, logLevel slog.Level) (*app.App, error) {
+	cfg, err := loadCommandConfig(vals, env)
+	if err != nil {
+		return nil, err
+	}
+	return openConfig(ctx, cfg, env, logLevel)
+}
+
+// loadCommandConfig loads the configuration of a command other than
+// serve: flags, environment and config file as serve reads them, without
+// the fixture. (Only `serve` (at start) and `import` load fixtures. A
+// fixture named in a shared config file must not be re-applied by every
+// admin or API command: it would undo what the previous command changed,
+// such as a suspension or a password.)
+func loadCommandConfig(vals *config.Values, env *Env) (*config.Config, error) {
 	cfg, err := config.Load(vals, env.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	// Only `serve` (at start) and `import` load fixtures. A fixture named in
-	// a shared config file must not be re-applied by every admin or API
-	// command: it would undo what the previous command changed (a
-	// suspension, a password).
 	cfg.Fixture = ""
+	return cfg, nil
+}
+
+// openConfig opens the stores of cfg (no listeners), logging to standard
+// error at logLevel.
+func openConfig(ctx context.Context, cfg *config.Config, env *Env, logLevel slog.Level) (*app.App, error) {
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: logLevel}))
 	return app.Open(ctx, cfg, log)
 }

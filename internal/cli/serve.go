@@ -44,6 +44,11 @@ func serve(args []string, env *Env) error {
 			}
 		}()
 	}
+	// The data directory holds the generated certificate and the runtime
+	// file the command-line tools read, whatever the store.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create data directory: %v", err)
+	}
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		return err

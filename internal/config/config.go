@@ -34,6 +34,11 @@ const (
 	IPDisabled = "disabled"
 )
 
+// DevHost is the host name of session URLs under --dev without --hostname:
+// one that resolves on this machine, so that a browser here can open them
+// (the machine's own name often does not).
+const DevHost = "127.0.0.1"
+
 // Config is the validated configuration of one uapid process.
 type Config struct {
 	ConfigFile string // the file read, "" if none
@@ -215,8 +220,8 @@ func port(service string) func(*Config, string) error {
 var options = []option{
 	{"data", "./uapid-data", "data directory (SQLite store, generated certificate)", str(func(c *Config) *string { return &c.DataDir })},
 	{"fixture", "", "YAML fixture loaded (idempotently) at every start", str(func(c *Config) *string { return &c.Fixture })},
-	{"dev", "false", "add a demo account, mailbox and token and print a ready-to-paste curl line", boolean(func(c *Config) *bool { return &c.Dev })},
-	{"hostname", "", "host name used in session URLs (default: this machine's name)", func(c *Config, v string) error {
+	{"dev", "false", "add demo data (root, a reseller, accounts, a mailbox, tokens; new secrets at every start) and print them with ready-to-paste commands", boolean(func(c *Config) *bool { return &c.Dev })},
+	{"hostname", "", "host name used in session URLs (default: this machine's name; 127.0.0.1 with --dev)", func(c *Config, v string) error {
 		if v != "" && !validHost(v) {
 			return fmt.Errorf("“%s” is not a host name or IP address", v)
 		}
@@ -501,6 +506,9 @@ func (c *Config) finish(srcs map[string]string) error {
 		return fmt.Errorf("invalid %s: the data directory must not be empty", srcs["data"])
 	}
 	c.HostnameSet = c.Hostname != ""
+	if c.Hostname == "" && c.Dev {
+		c.Hostname = DevHost
+	}
 	if c.Hostname == "" {
 		h, err := os.Hostname()
 		if err != nil || h == "" {

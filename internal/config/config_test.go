@@ -167,6 +167,14 @@ dev: true
 			if !c.Dev {
 				t.Error("dev not set")
 			}
+			if c.Hostname != config.DevHost || c.HostnameSet {
+				t.Errorf("hostname %q (set %t), want %q, a name that resolves here, by default under --dev", c.Hostname, c.HostnameSet, config.DevHost)
+			}
+		}},
+		{"dev with hostname", []string{"--dev", "--hostname", "panel.example"}, nil, func(t *testing.T, c *config.Config) {
+			if c.Hostname != "panel.example" || !c.HostnameSet {
+				t.Errorf("hostname %q (set %t), want the flag's", c.Hostname, c.HostnameSet)
+			}
 		}},
 		{"store and session store", []string{"--store", "sqlite:///tmp/x.db", "--session-store", "redis://127.0.0.1:6379/0"}, nil, func(t *testing.T, c *config.Config) {
 			kind, loc, err := c.StoreKind()

@@ -59,7 +59,13 @@ func generate(certFile, keyFile, hostname string) error {
 		return err
 	}
 	names := []string{"localhost"}
-	if hostname != "" && hostname != "localhost" {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	if ip := net.ParseIP(hostname); ip != nil {
+		// An address (such as --dev's 127.0.0.1) is an IP SAN, not a name.
+		if !ip.IsLoopback() {
+			ips = append(ips, ip)
+		}
+	} else if hostname != "" && hostname != "localhost" {
 		names = append(names, hostname)
 	}
 	tmpl := &x509.Certificate{
@@ -72,7 +78,7 @@ func generate(certFile, keyFile, hostname string) error {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		DNSNames:              names,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		IPAddresses:           ips,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
