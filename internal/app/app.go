@@ -161,13 +161,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		Registry: uapi.NewRegistry(log),
 		WHM:      whmapi.NewRegistry(log),
 		Auth: &auth.Authenticator{
-			Dir:          dir,
-			Sessions:     sm,
-			Limiter:      limiter,
-			IPValidation: cfg.IPValidation,
-			Cache:        auth.NewCredCache(5*time.Minute, 100_000),
-			Audit:        auditLog,
-			Log:          log,
+			Dir:             dir,
+			Sessions:        sm,
+			Limiter:         limiter,
+			IPValidation:    cfg.IPValidation,
+			Cache:           auth.NewCredCache(5*time.Minute, 100_000),
+			Audit:           auditLog,
+			Log:             log,
+			ResourceServers: resourceServers(cfg),
 		},
 		TempDB: tm,
 		stores: st,
@@ -253,3 +254,12 @@ func (a *App) SweepTempUsers(ctx context.Context) (int, error) {
 
 // Ping reports whether every store answers (the readiness of /readyz).
 func (a *App) Ping(ctx context.Context) error { return a.stores.Ping(ctx) }
+
+// resourceServers are the configured --resource-servers as auth uses them.
+func resourceServers(cfg *config.Config) []auth.ResourceServer {
+	out := make([]auth.ResourceServer, len(cfg.ResourceServers))
+	for i, rs := range cfg.ResourceServers {
+		out[i] = auth.ResourceServer{Name: rs.Name, SecretHash: rs.SecretHash}
+	}
+	return out
+}

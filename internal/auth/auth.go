@@ -60,6 +60,9 @@ type Authenticator struct {
 	IPValidation string
 	// Cache remembers verified passwords (nil: none).
 	Cache *CredCache
+	// ResourceServers are the programs that may call uapid with a
+	// credential of their own (see ResourceServer).
+	ResourceServers []ResourceServer
 	// Audit receives login events (nil: none).
 	Audit *audit.Logger
 	// Log receives warnings about the brute-force counters (nil: none).

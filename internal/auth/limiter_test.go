@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/netip"
 	"testing"
 	"time"
@@ -186,5 +187,31 @@ func TestLimitsHoldForTheCluster(t *testing.T) {
 	fail(t, ls[0], attacker, "")
 	if !blocked(t, ls[0], attacker, "") || !blocked(t, ls[1], attacker, "") || blocks != 1 {
 		t.Fatalf("after limit+1 failures over two nodes: blocked %v/%v, %d blocks", blocked(t, ls[0], attacker, ""), blocked(t, ls[1], attacker, ""), blocks)
+	}
+}
+
+func TestResourceServer(t *testing.T) {
+	ls, _ := limiters(LimitConfig{IPMax: 2, UserMax: 100, Window: time.Minute, Ban: time.Minute}, 1)
+	a := &Authenticator{Limiter: ls[0], ResourceServers: []ResourceServer{
+		{Name: "dovecot", SecretHash: sha256.Sum256([]byte("dovecot-secret-0123"))},
+		{Name: "pma", SecretHash: sha256.Sum256([]byte("pma-secret-0123456"))},
+	}}
+	ctx := context.Background()
+	basic := func(u, p string) string { return "Basic " + b64(u+":"+p) }
+	if name, err := a.ResourceServer(ctx, basic("pma", "pma-secret-0123456"), owner); err != nil || name != "pma" {
+		t.Fatalf("pma = %q, %v", name, err)
+	}
+	for _, h := range []string{"", basic("pma", "dovecot-secret-0123"), basic("nobody", "pma-secret-0123456"), "cpanel pma:pma-secret-0123456"} {
+		if _, err := a.ResourceServer(ctx, h, attacker); err != ErrDenied {
+			t.Errorf("%q: %v, want ErrDenied", h, err)
+		}
+	}
+	// Three failures from the attacker's address: blocked, even with the
+	// right secret.
+	if _, err := a.ResourceServer(ctx, basic("pma", "pma-secret-0123456"), attacker); err != ErrDenied {
+		t.Errorf("blocked address got in: %v", err)
+	}
+	if _, err := a.ResourceServer(ctx, basic("dovecot", "dovecot-secret-0123"), owner); err != nil {
+		t.Errorf("another address is blocked too: %v", err)
 	}
 }

@@ -6,6 +6,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +81,11 @@ type Config struct {
 
 	IPValidation   string
 	TrustedProxies []netip.Prefix
+	// ResourceServers are the programs that call uapid on behalf of its
+	// users with a credential of their own (Dovecot checking tokens and
+	// passwords, a phpMyAdmin sign-on script): name and the SHA-256 of
+	// the secret read from their file.
+	ResourceServers []ResourceServer
 
 	WebmailHostname string
 	// WebmailRedirect, when set, is where a successful Webmail login lands
@@ -257,6 +264,11 @@ var options = []option{
 		c.TrustedProxies = p
 		return err
 	}},
+	{"resource-servers", "", "comma-separated NAME:SECRET_FILE of programs that call uapid with a credential of their own (HTTP Basic NAME:secret)", func(c *Config, v string) error {
+		rs, err := parseResourceServers(v)
+		c.ResourceServers = rs
+		return err
+	}},
 	{"webmail-hostname", "", "separate host Webmail logins must go to (reported as hostname)", str(func(c *Config) *string { return &c.WebmailHostname })},
 	{"webmail-redirect", "", "URL a successful Webmail login redirects to instead of the built-in landing page", func(c *Config, v string) error {
 		if v != "" {
@@ -342,6 +354,48 @@ func validHost(h string) bool {
 		}
 	}
 	return true
+}
+
+// ResourceServer is one entry of --resource-servers.
+type ResourceServer struct {
+	Name string
+	// SecretFile holds the secret (the first line, at least 16
+	// characters); SecretHash is its SHA-256, read at start.
+	SecretFile string
+	SecretHash [32]byte
+}
+
+var resourceServerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// parseResourceServers parses NAME:FILE,… and reads each secret.
+func parseResourceServers(v string) ([]ResourceServer, error) {
+	var out []ResourceServer
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, file, ok := strings.Cut(part, ":")
+		if !ok || !resourceServerName.MatchString(name) || file == "" {
+			return nil, fmt.Errorf("“%s” is not NAME:SECRET_FILE (a name of 1 to 32 lower-case letters, digits, “_” or “-”)", part)
+		}
+		for _, o := range out {
+			if o.Name == name {
+				return nil, fmt.Errorf("the resource server “%s” is named twice", name)
+			}
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the secret of “%s” from %s: %v", name, file, errors.Unwrap(err))
+		}
+		secret, _, _ := strings.Cut(string(data), "\n")
+		secret = strings.TrimRight(secret, "\r")
+		if len(secret) < 16 || strings.ContainsAny(secret, " \t:") {
+			return nil, fmt.Errorf("the secret of “%s” in %s must be one line of at least 16 characters without spaces or “:”", name, file)
+		}
+		out = append(out, ResourceServer{Name: name, SecretFile: file, SecretHash: sha256.Sum256([]byte(secret))})
+	}
+	return out, nil
 }
 
 func parsePrefixes(v string) ([]netip.Prefix, error) {

@@ -203,6 +203,8 @@ func TestBadConfiguration(t *testing.T) {
 	dir := t.TempDir()
 	certPEM := writeFile(t, "cert.pem", "not really a certificate")
 	unreadableDir := filepath.Join(dir, "missing")
+	shortSecret := writeFile(t, "short.secret", "too-short\n")
+	goodSecret := writeFile(t, "good.secret", "Pma-secret-0123456789\n")
 	tests := []struct {
 		name  string
 		flags []string
@@ -227,6 +229,11 @@ func TestBadConfiguration(t *testing.T) {
 		{name: "zero duration with unit", file: "max-age: 0s\n", want: []string{"config file", "max-age", "positive"}},
 		{name: "idle longer than max-age", flags: []string{"--idle-timeout", "2h", "--max-age", "1h"}, want: []string{"--idle-timeout", "--max-age", "flag --idle-timeout", "flag --max-age"}},
 		{name: "idle longer than default max-age", env: map[string]string{"UAPID_IDLE_TIMEOUT": "25h"}, want: []string{"--idle-timeout", "--max-age", "environment variable UAPID_IDLE_TIMEOUT", "default"}},
+		{name: "resource server without file", flags: []string{"--resource-servers", "dovecot"}, want: []string{"flag --resource-servers", "NAME:SECRET_FILE"}},
+		{name: "resource server bad name", flags: []string{"--resource-servers", "Dove Cot:" + goodSecret}, want: []string{"flag --resource-servers", "Dove Cot"}},
+		{name: "resource server twice", flags: []string{"--resource-servers", "pma:" + goodSecret + ",pma:" + goodSecret}, want: []string{"flag --resource-servers", "twice"}},
+		{name: "resource server missing file", flags: []string{"--resource-servers", "pma:" + unreadableDir + "/s"}, want: []string{"flag --resource-servers", "cannot read"}},
+		{name: "resource server short secret", flags: []string{"--resource-servers", "pma:" + shortSecret}, want: []string{"flag --resource-servers", "16 characters"}, never: []string{"too-short"}},
 		{name: "bad ip-validation", flags: []string{"--ip-validation", "Strict"}, want: []string{"flag --ip-validation", "Strict"}},
 		{name: "bad trusted proxy", flags: []string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, want: []string{"flag --trusted-proxies", "10.0.0.0/33"}},
 		{name: "bad trusted proxy env", env: map[string]string{"UAPID_TRUSTED_PROXIES": "proxy.example"}, want: []string{"environment variable UAPID_TRUSTED_PROXIES", "proxy.example"}},
@@ -325,6 +332,7 @@ func TestGoodEdgeValues(t *testing.T) {
 		{"max-body minimum", []string{"--max-body", "1024"}},
 		{"hostname IP", []string{"--hostname", "192.0.2.1"}},
 		{"hostname name", []string{"--hostname", "server-1.example.com"}},
+		{"resource servers", []string{"--resource-servers", "dovecot:" + writeFile(t, "d.secret", "Dovecot-secret-01234\n") + ", pma:" + writeFile(t, "p.secret", "Pma-secret-0123456789")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
