@@ -29,7 +29,7 @@ func TestSQLiteSchema(t *testing.T) {
 	for table, want := range map[string][]string{
 		"directory_accounts": accountColumns,
 		"directory_packages": packageColumns,
-		"directory_tokens": {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
+		"directory_tokens":   {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
 		"sessions": {"id", "user_name", "account", "service", "token", "login_hash", "consumed", "cookie_hash",
 			"creator", "method", "origin", "locale", "return_url", "temp_user", "temp_pass", "temp_created",
 			"created_at", "last_used", "expires_at"},
