@@ -579,7 +579,7 @@ func TestWHMListAcctsAndAccountSummary(t *testing.T) {
 		a["suspendreason"] != "not suspended" || a["suspendtime"] != nil || a["is_locked"] != json.Number("0") ||
 		a["plan"] != "default" || a["email"] != "*unknown*" || a["temporary"] != json.Number("0") ||
 		a["is_temporary_domain"] != json.Number("0") || unix < time.Now().Add(-time.Hour).Unix() ||
-		a["startdate"] != time.Unix(unix, 0).Format("06 Jan 02 15:04") || !provStartdateRE.MatchString(a["startdate"].(string)) || len(a) != 13 {
+		a["startdate"] != time.Unix(unix, 0).Format("06 Jan 02 15:04") || !provStartdateRE.MatchString(a["startdate"].(string)) || a["ip"] != "127.0.0.1" || a["disklimit"] != "unlimited" || a["maxpop"] != "unlimited" {
 		t.Fatalf("alice: %v", a)
 	}
 	s := summary(t, srv, rootBasic, "user", "sam")

@@ -28,7 +28,7 @@ func (s *Server) serveWHM(w http.ResponseWriter, r *http.Request, service, token
 	if !ok {
 		return
 	}
-	args, err := uapi.ParseRequest(r, s.cfg.MaxBodyBytes)
+	args, err := uapi.ParseRequestJSON(r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		status := http.StatusBadRequest
 		reason := "The request could not be parsed: " + err.Error()

@@ -30,6 +30,17 @@ const defaultMaxBody = 1 << 20
 // 1 MiB); a larger body gives an error wrapping ErrBodyTooLarge. A malformed
 // query, Content-Type or body gives a descriptive error.
 func ParseRequest(r *http.Request, maxBody int64) (*Args, error) {
+	return parseRequest(r, maxBody, false)
+}
+
+// ParseRequestJSON is ParseRequest that also takes the members of an
+// application/json object body as arguments (see addJSON): WHM API
+// clients such as Laravel's HTTP client POST JSON.
+func ParseRequestJSON(r *http.Request, maxBody int64) (*Args, error) {
+	return parseRequest(r, maxBody, true)
+}
+
+func parseRequest(r *http.Request, maxBody int64, withJSON bool) (*Args, error) {
 	if maxBody <= 0 {
 		maxBody = defaultMaxBody
 	}
@@ -70,6 +81,9 @@ func ParseRequest(r *http.Request, maxBody int64) (*Args, error) {
 			return nil, fmt.Errorf("malformed form body: %w", err)
 		}
 	case "application/json":
+		if !withJSON {
+			break
+		}
 		if r.ContentLength > maxBody {
 			return nil, fmt.Errorf("JSON body of %d bytes exceeds the limit of %d bytes: %w", r.ContentLength, maxBody, ErrBodyTooLarge)
 		}
