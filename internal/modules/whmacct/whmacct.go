@@ -190,7 +190,7 @@ func (d *Deps) entry(a store.Account) map[string]any {
 		"maxsub": l.MaxSub.String(), "maxparked": l.MaxPark.String(), "maxaddons": l.MaxAddon.String(),
 		"max_email_per_hour": l.MaxEmailPerHour.String(), "max_defer_fail_percentage": l.MaxDeferFailPercent.String(),
 		"max_emailacct_quota": l.MaxEmailAcctQuota.String(), "theme": defaultTo(l.Theme, "jupiter"),
-		"shell": map[bool]string{true: "/bin/bash", false: "/usr/local/cpanel/bin/noshell"}[l.HasShell],
+		"shell":     map[bool]string{true: "/bin/bash", false: "/usr/local/cpanel/bin/noshell"}[l.HasShell],
 		"partition": "home", "backup": 0, "legacy_backup": 0, "has_backup": 0, "mailbox_format": "maildir",
 		"outgoing_mail_hold": 0, "outgoing_mail_suspended": 0, "uid": 0,
 	} {
