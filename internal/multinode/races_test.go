@@ -522,7 +522,7 @@ func checkLockedSuspension(t *testing.T, cl *http.Client, a, b *node) string {
 		e = normalise(t, e, before, after)
 		if gina == nil {
 			gina = e
-		} else if !maps.Equal(gina, e) {
+		} else if !reflect.DeepEqual(gina, e) {
 			t.Errorf("gina's entries differ between nodes: %v and %v", gina, e)
 		}
 	}
