@@ -80,6 +80,12 @@ type Options struct {
 	// one, removed at the end unless Keep).
 	DataDir string
 	Keep    bool
+	// Store (postgres://…) and SessionStore (redis://…) make the
+	// in-process server use shared stores instead of the embedded SQLite
+	// one: the run works in a PostgreSQL schema and under a Redis key
+	// prefix of its own, removed at the end. The large-store phase needs
+	// the SQLite store.
+	Store, SessionStore string
 
 	// A running server instead of an in-process one.
 	TargetCPanel, TargetWebmail string
@@ -124,6 +130,8 @@ func Main(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.LoginPool, "login-pool", 0, "sessions pre-created for the login scenario (0: enough for three times create's measured rate)")
 	fs.StringVar(&o.DataDir, "data", "", "data directory of the in-process server (default: a temporary one)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary data directory")
+	fs.StringVar(&o.Store, "store", "", "measure on PostgreSQL: a postgres:// URL of a database (the run makes and drops a schema of its own)")
+	fs.StringVar(&o.SessionStore, "session-store", "", "measure with sessions in Redis: a redis:// URL (the run uses and deletes a key prefix of its own)")
 	fs.StringVar(&o.TargetCPanel, "target-cpanel", "", "host:port of a running server's cPanel TLS listener (instead of an in-process one)")
 	fs.StringVar(&o.TargetWebmail, "target-webmail", "", "host:port of the running server's Webmail TLS listener")
 	fs.StringVar(&o.Token, "token", "", "USER:TOKEN of an account on the running server")
@@ -230,6 +238,7 @@ type runner struct {
 	t      *target
 	u      *uapidServer // nil when targeting a running server
 	dir    string
+	stores *benchStores // shared stores of the in-process server (nil: SQLite)
 	logw   io.Writer
 	logf   func(format string, a ...any)
 	body   int     // size of a create answer
@@ -261,6 +270,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	remote := o.TargetCPanel != "" || o.TargetWebmail != ""
 	if remote && o.Prefill > 0 {
 		return nil, fmt.Errorf("--prefill needs the in-process server (not --target-…)")
+	}
+	if remote && (o.Store != "" || o.SessionStore != "") {
+		return nil, fmt.Errorf("--store and --session-store are for the in-process server (not --target-…)")
+	}
+	if o.Prefill > 0 && (o.Store != "" || o.SessionStore != "") {
+		return nil, fmt.Errorf("--prefill measures the embedded SQLite store (not with --store or --session-store)")
 	}
 	if !remote && o.Prefill == 0 {
 		for _, s := range []string{scBig, scBigOpen, scSweep} {
@@ -316,6 +331,9 @@ func (r *runner) cleanup() {
 		}
 		r.u = nil
 	}
+	if r.stores != nil {
+		r.stores.close()
+	}
 	if c, ok := r.logw.(io.Closer); ok {
 		c.Close()
 	}
@@ -355,7 +373,13 @@ func (r *runner) setupLocal(ctx context.Context) error {
 	}
 	r.logw = lf
 	t0 = time.Now()
-	u, err := startUapid(ctx, dir, fx, lf)
+	bs, err := prepareStores(ctx, r.o, r.logf)
+	if err != nil {
+		return err
+	}
+	r.stores = bs
+	r.rep.Facts["store"] = storeName(r.o)
+	u, err := startUapid(ctx, dir, fx, lf, bs)
 	if err != nil {
 		return err
 	}

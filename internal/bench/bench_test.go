@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/uapid/uapid/internal/store/redisstore/redistest"
+	"github.com/uapid/uapid/internal/store/sqlstore/pgtest"
 )
 
 // TestRunTiny runs every scenario, the large-store phase included, against
@@ -108,7 +112,7 @@ func TestTargetMode(t *testing.T) {
 	if err := c.writeFixture(fx); err != nil {
 		t.Fatal(err)
 	}
-	u, err := startUapid(context.Background(), dir, fx, &bytes.Buffer{})
+	u, err := startUapid(context.Background(), dir, fx, &bytes.Buffer{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +127,7 @@ func TestTargetMode(t *testing.T) {
 	o.TargetCPanel, o.TargetWebmail = u.cpanel, u.webmail
 	o.Token = c.accounts[0].user + ":" + c.accounts[0].token
 	o.TargetMailboxes = []string{c.mailboxes[0].login + "@" + c.mailboxes[0].domain}
-	o.LoginPool = 200
+	o.LoginPool = 3000 // more than the warm-up uses up, also on a fast machine
 	o.Out = &out
 	rep, err := Run(context.Background(), o)
 	if err != nil {
@@ -150,5 +154,58 @@ func TestMainFlags(t *testing.T) {
 	}
 	if err := Main([]string{"extra"}, &out, &errb); err == nil {
 		t.Fatal("positional argument accepted")
+	}
+}
+
+// TestRunSharedStores runs create and login on PostgreSQL with sessions in
+// Redis, as `--store postgres://… --session-store redis://…` does, and
+// checks that the run leaves neither its schema nor its keys behind.
+func TestRunSharedStores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a short load test")
+	}
+	dsn := pgtest.NewDatabase(t) // skips, or fails in CI, without PostgreSQL
+	redistest.Client(t)          // the same for Redis
+	var out, log bytes.Buffer
+	o := defaults()
+	o.Duration, o.Warmup = 300*time.Millisecond, 50*time.Millisecond
+	o.Concurrency = 2
+	o.Accounts, o.Mailboxes = 2, 4
+	o.LoginPool = 2000
+	o.Scenarios = []string{scCreate, scLogin}
+	o.Store, o.SessionStore = dsn, redistest.URL()
+	o.Out, o.Log = &out, &log
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, log.String())
+	}
+	for _, r := range rep.Rows {
+		if r.Errors != 0 || r.Requests == 0 {
+			t.Errorf("%s: %d requests, %d errors (%s)", r.Scenario, r.Requests, r.Errors, r.FirstError)
+		}
+	}
+	if rep.Facts["store"] != "postgres+redis" {
+		t.Errorf("store = %v", rep.Facts["store"])
+	}
+	var schema string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if _, s, ok := strings.Cut(l, "store: PostgreSQL, schema "); ok {
+			schema = s
+		}
+	}
+	if schema == "" {
+		t.Fatalf("no schema in the log:\n%s", log.String())
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var n int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM information_schema.schemata WHERE schema_name = $1`, schema).Scan(&n); err != nil || n != 0 {
+		t.Errorf("schema %s left behind (%d, %v)", schema, n, err)
+	}
+	if keys, err := redistest.Client(t).Keys(t.Context(), schema+":*").Result(); err != nil || len(keys) != 0 {
+		t.Errorf("%d Redis keys left under %s: (%v)", len(keys), schema, err)
 	}
 }

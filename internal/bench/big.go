@@ -57,7 +57,7 @@ func (r *runner) runBig(ctx context.Context) error {
 		return err
 	}
 
-	u, err := startUapid(ctx, r.dir, "", r.logw)
+	u, err := startUapid(ctx, r.dir, "", r.logw, nil)
 	if err != nil {
 		return err
 	}

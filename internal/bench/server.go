@@ -33,8 +33,9 @@ type uapidServer struct {
 }
 
 // startUapid starts uapid on dataDir; fixture ("" for none) is applied at
-// start as --fixture does. The server's log goes to logw.
-func startUapid(ctx context.Context, dataDir, fixture string, logw io.Writer) (*uapidServer, error) {
+// start as --fixture does; bs (nil: the embedded SQLite store) names
+// shared stores. The server's log goes to logw.
+func startUapid(ctx context.Context, dataDir, fixture string, logw io.Writer, bs *benchStores) (*uapidServer, error) {
 	_, vals := config.FlagSet("uapid bench", io.Discard)
 	for k, v := range map[string]string{
 		"data":        dataDir,
@@ -47,7 +48,19 @@ func startUapid(ctx context.Context, dataDir, fixture string, logw io.Writer) (*
 	if fixture != "" {
 		vals.Set("fixture", fixture)
 	}
-	cfg, err := config.Load(vals, func(string) string { return "" })
+	env := map[string]string{}
+	if bs != nil {
+		if bs.store != "" {
+			vals.Set("store", bs.store)
+		}
+		if bs.sessionStore != "" {
+			vals.Set("session-store", bs.sessionStore)
+		}
+		if bs.key != "" {
+			env["UAPID_SECRET_KEY"] = bs.key
+		}
+	}
+	cfg, err := config.Load(vals, func(k string) string { return env[k] })
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -32,11 +33,10 @@ const (
 
 	alnumUnderscore = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_"
 	digitsLower     = "0123456789abcdefghijklmnopqrstuvwxyz"
-	base32Lower     = "abcdefghijklmnopqrstuvwxyz234567"
 
 	randPartLen   = 16 // the "<16 chars [0-9A-Za-z_]>" part of secrets
 	secretHexLen  = 32 // 128 bits as lower-case hex
-	idLen         = 20 // 100 bits of lower-case base32
+	idLen         = 20 // 10 characters of time, 10 of randomness (base32)
 	tempSuffixLen = 8
 	tempPassLen   = 32
 )
@@ -272,13 +272,28 @@ func HashSecret(s string) []byte {
 	return h[:]
 }
 
+// idChars is base32 in ASCII order, so that identifiers sort as the
+// numbers they encode.
+const idChars = "234567abcdefghijklmnopqrstuvwxyz"
+
 // NewID returns a public record identifier: 20 characters of lower-case
-// base32 (100 random bits). It is unguessable but not a secret.
-func NewID() string {
+// base32, the first 10 the creation time in milliseconds and the last 10
+// random (50 bits), so that identifiers made later sort later. Stores key
+// sessions by it: a new session is written at the end of that key's
+// B-tree, not at a random place. It is unguessable enough not to be
+// enumerated, but it is not a secret (the creation time shows anyway).
+func NewID() string { return newIDAt(time.Now()) }
+
+func newIDAt(t time.Time) string {
 	var b [idLen]byte
-	randRead(b[:])
-	for i := range b {
-		b[i] = base32Lower[b[i]&31]
+	ms := uint64(t.UnixMilli())
+	for i := idLen/2 - 1; i >= 0; i-- {
+		b[i] = idChars[ms&31]
+		ms >>= 5
+	}
+	randRead(b[idLen/2:])
+	for i := idLen / 2; i < idLen; i++ {
+		b[i] = idChars[b[i]&31]
 	}
 	return string(b[:])
 }

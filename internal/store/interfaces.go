@@ -127,9 +127,11 @@ type Packages interface {
 // use by many goroutines and, for shared backends, many processes.
 //
 // Guarantees:
-//   - Create is atomic; it fails with ErrExists if the ID, Token, LoginHash
-//     or CookieHash is already present (empty hashes are never "present"),
-//     and never overwrites. It refuses malformed records with ErrInvalid
+//   - Create is atomic; it fails with ErrExists if the ID, LoginHash or
+//     CookieHash is already present (empty hashes are never "present"),
+//     and never overwrites. The Token is not a key: it is a guard checked
+//     against the record found by a hash (a store may refuse a token that
+//     another record has, but need not). It refuses malformed records with ErrInvalid
 //     (ValidateSession).
 //   - Lookups (Get, ByLoginHash, ByCookieHash) return expired records too,
 //     so that callers can tell "expired" from "unknown"; they return

@@ -77,7 +77,8 @@ type Token struct {
 // back as nil.
 type Session struct {
 	// ID is the public identifier (shown by `uapid session list`, used by
-	// `revoke --id`). It is random and is not a secret.
+	// `revoke --id`): time-ordered (session.NewID), unguessable, not a
+	// secret.
 	ID string
 	// User is who the session logs in: a cPanel account user, "root", or a
 	// lower-case mailbox address for Webmail sessions of a mailbox.

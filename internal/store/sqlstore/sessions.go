@@ -1,10 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uapid/uapid/internal/store"
@@ -394,6 +397,11 @@ func (s *Sessions) Sweep(ctx context.Context, now time.Time, limit int) ([]store
 		if err != nil {
 			return out, s.db.fail("sweep sessions", err)
 		}
+		// DELETE … RETURNING answers in the order it deleted, which need
+		// not be the subquery's: earliest expiry first, as promised.
+		slices.SortFunc(chunk, func(a, b store.Session) int {
+			return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), strings.Compare(a.ID, b.ID))
+		})
 		out = append(out, chunk...)
 		if n <= 0 || len(chunk) < n || (limit > 0 && len(out) >= limit) {
 			return out, nil

@@ -100,7 +100,7 @@ func TestWriterGroupCommit(t *testing.T) {
 	for i := range n {
 		recs[i] = writerSession()
 		if i == 7 {
-			recs[i].Token = dup.Token // a duplicate token: ErrExists
+			recs[i].LoginHash = dup.LoginHash // a duplicate login hash: ErrExists
 		}
 		wg.Go(func() {
 			errs[i] = s.Create(ctx, recs[i])
@@ -125,7 +125,7 @@ func TestWriterGroupCommit(t *testing.T) {
 	for i, err := range errs {
 		switch {
 		case i == 7 && !errors.Is(err, store.ErrExists):
-			t.Errorf("duplicate token: %v, want ErrExists", err)
+			t.Errorf("duplicate login hash: %v, want ErrExists", err)
 		case i != 7 && err != nil:
 			t.Errorf("create %d: %v", i, err)
 		}

@@ -1159,7 +1159,7 @@ func TestMemory(t *testing.T) {
 }
 
 // TestPartialBackend runs the suite on a backend that has sessions only
-// and no pair: everything else is skipped.
+// and no pair: everything else is left out.
 func TestPartialBackend(t *testing.T) {
 	var made int
 	Run(t, Backend{New: func(t testing.TB) Handles {

@@ -128,13 +128,13 @@ func (s suite) testCreateHereUseThere(t *testing.T) {
 }
 
 // testCreateConcurrentAcross: two handles create records sharing one key
-// (ID, Token, LoginHash or CookieHash) at once, Racers times: one is
+// (ID, LoginHash or CookieHash) at once, Racers times: one is
 // created, the other gets ErrExists, and the stored record is the
 // winner's.
 func (s suite) testCreateConcurrentAcross(t *testing.T) {
 	a, b := s.sessionsPair(t)
 	ctx := t.Context()
-	keys := []string{"id", "token", "login hash", "cookie hash"}
+	keys := []string{"id", "login hash", "cookie hash"}
 	for i := range Racers {
 		ra, rb := NewSessionRecord("alice"), NewSessionRecord("bob")
 		ra.CookieHash, rb.CookieHash = newSecretHash(), newSecretHash()
@@ -142,8 +142,6 @@ func (s suite) testCreateConcurrentAcross(t *testing.T) {
 		switch key {
 		case "id":
 			rb.ID = ra.ID
-		case "token":
-			rb.Token = ra.Token
 		case "login hash":
 			rb.LoginHash = slices.Clone(ra.LoginHash)
 		case "cookie hash":
@@ -376,7 +374,6 @@ func testCreateDuplicate(t *testing.T, s store.Sessions) {
 		edit func(r *store.Session)
 	}{
 		{"id", func(r *store.Session) { r.ID = orig.ID }},
-		{"token", func(r *store.Session) { r.Token = orig.Token }},
 		{"login hash", func(r *store.Session) { r.LoginHash = slices.Clone(orig.LoginHash) }},
 		{"cookie hash", func(r *store.Session) { r.CookieHash = slices.Clone(orig.CookieHash) }},
 	} {
