@@ -53,7 +53,9 @@ type Sessions interface {
 
 // Service runs the lifecycle over a directory.
 type Service struct {
-	Dir      store.Directory
+	Dir store.Directory
+	// Packages keeps the hosting packages and ACL lists (nil: none).
+	Packages store.Packages
 	Sessions Sessions
 	// Audit receives an event per change (nil: none).
 	Audit *audit.Logger

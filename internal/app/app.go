@@ -34,6 +34,9 @@ type App struct {
 	Config *config.Config
 	Log    *slog.Logger
 	Dir    store.Directory
+	// Packages holds the hosting packages and reseller ACL lists (in the
+	// same store as Dir).
+	Packages store.Packages
 	// Store holds the session records; Sessions applies the session
 	// lifecycle (lifetimes, one-time redemption, ends) over it.
 	Store    store.Sessions
@@ -153,9 +156,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		Config:   cfg,
 		Log:      log,
 		Dir:      dir,
+		Packages: st.packages,
 		Store:    sessionStore,
 		Sessions: sm,
-		Accounts: &accounts.Service{Dir: dir, Sessions: sm, Audit: auditLog},
+		Accounts: &accounts.Service{Dir: dir, Packages: st.packages, Sessions: sm, Audit: auditLog},
 		Audit:    auditLog,
 		Metrics:  met,
 		Registry: uapi.NewRegistry(log),

@@ -34,9 +34,12 @@ func registerModules(a *App) {
 	email.Register(a.Registry, &email.Deps{Dir: a.Dir, Accounts: a.Accounts})
 	tokens.Register(a.Registry, &tokens.Deps{Dir: a.Dir, Accounts: a.Accounts})
 	whmacct.Register(a.WHM, &whmacct.Deps{
-		Dir:      a.Dir,
-		Accounts: a.Accounts,
-		Locales:  a.Config.Locales,
+		Dir:         a.Dir,
+		Packages:    a.Packages,
+		Accounts:    a.Accounts,
+		Locales:     a.Config.Locales,
+		Nameservers: a.Config.Nameservers,
+		SharedIP:    a.Config.SharedIP,
 	})
 }
 

@@ -30,6 +30,7 @@ import (
 // line saying how to make one.
 type stores struct {
 	dir      store.Directory
+	packages store.Packages
 	sessions store.Sessions
 	ledger   store.Ledger
 	attempts store.Attempts
@@ -83,6 +84,7 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 	}
 	st.add(main.Close, main.Ping)
 	st.dir, st.ledger, st.sessions = main.Directory(), main.Ledger(), main.Sessions()
+	st.packages = main.Packages()
 	switch sessKind {
 	case config.KindRedis:
 		rs, err := redisstore.Open(ctx, cfg.SessionStore, box)

@@ -88,6 +88,11 @@ type Config struct {
 	ResourceServers []ResourceServer
 
 	WebmailHostname string
+	// Nameservers are what get_nameserver_config and createacct report
+	// (--nameservers); SharedIP the address accounts are shown on
+	// (--shared-ip).
+	Nameservers []string
+	SharedIP    string
 	// WebmailRedirect, when set, is where a successful Webmail login lands
 	// (e.g. a Roundcube instance) instead of uapid's own landing page.
 	WebmailRedirect string
@@ -138,6 +143,24 @@ type option struct {
 
 func (o option) env() string {
 	return "UAPID_" + strings.ToUpper(strings.ReplaceAll(o.name, "-", "_"))
+}
+
+// validHostname reports whether n looks like a DNS host name.
+func validHostname(n string) bool {
+	if n == "" || len(n) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(n, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func str(dst func(*Config) *string) func(*Config, string) error {
@@ -268,6 +291,28 @@ var options = []option{
 		rs, err := parseResourceServers(v)
 		c.ResourceServers = rs
 		return err
+	}},
+	{"nameservers", "", "comma-separated name servers reported by get_nameserver_config and createacct", func(c *Config, v string) error {
+		c.Nameservers = nil
+		for _, n := range strings.Split(v, ",") {
+			n = strings.ToLower(strings.TrimSpace(n))
+			if n == "" {
+				continue
+			}
+			if !validHostname(n) {
+				return fmt.Errorf("“%s” is not a host name", n)
+			}
+			c.Nameservers = append(c.Nameservers, n)
+		}
+		return nil
+	}},
+	{"shared-ip", "127.0.0.1", "IPv4 address reported as the accounts' (shared) IP address", func(c *Config, v string) error {
+		a, err := netip.ParseAddr(v)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("“%s” is not an IPv4 address", v)
+		}
+		c.SharedIP = a.String()
+		return nil
 	}},
 	{"webmail-hostname", "", "separate host Webmail logins must go to (reported as hostname)", str(func(c *Config) *string { return &c.WebmailHostname })},
 	{"webmail-redirect", "", "URL a successful Webmail login redirects to instead of the built-in landing page", func(c *Config, v string) error {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -468,7 +469,7 @@ func checkLockedSuspension(t *testing.T, cl *http.Client, a, b *node) string {
 			e = normalise(t, e, before, after)
 			if locked == nil {
 				locked = e
-			} else if !maps.Equal(locked, e) {
+			} else if !reflect.DeepEqual(locked, e) {
 				t.Errorf("carol's entries differ between nodes or callers: %v and %v", locked, e)
 			}
 		}
@@ -515,13 +516,13 @@ func checkLockedSuspension(t *testing.T, cl *http.Client, a, b *node) string {
 		}
 		s := whm(t, cl, n, rootBasic, "accountsummary", url.Values{"user": {"gina"}})
 		accts, _ := s.data["acct"].([]any)
-		if len(accts) != 1 || !maps.Equal(accts[0].(map[string]any), e) {
+		if len(accts) != 1 || !reflect.DeepEqual(accts[0].(map[string]any), e) {
 			t.Errorf("accountsummary of gina on %s differs from its listaccts entry: %s", n.name, s.body)
 		}
 		e = normalise(t, e, before, after)
 		if gina == nil {
 			gina = e
-		} else if !maps.Equal(gina, e) {
+		} else if !reflect.DeepEqual(gina, e) {
 			t.Errorf("gina's entries differ between nodes: %v and %v", gina, e)
 		}
 	}

@@ -323,9 +323,21 @@ func TestWHMEnvelope(t *testing.T) {
 	if _, has := v["data"]; has {
 		t.Fatalf("failed answer carries data: %v", v)
 	}
-	v = srv.Get("whostmgrd", "/json-api/version", root).JSON(t)
-	if md := v["metadata"].(map[string]any); md["result"] != json.Number("0") {
-		t.Fatalf("missing api.version accepted: %v", v)
+	// Without api.version (or with 0) WHM API 0 answers, in its shape.
+	for _, path := range []string{"/json-api/version", "/json-api/version?api.version=0"} {
+		v = srv.Get("whostmgrd", path, root).JSON(t)
+		if v["version"] != "11.134.0.0" || v["metadata"] != nil {
+			t.Fatalf("%s: %v", path, v)
+		}
+	}
+	v = srv.Get("whostmgrd", "/json-api/nonesuch", root).JSON(t)
+	cr, _ := v["cpanelresult"].(map[string]any)
+	if cr == nil || cr["error"] != "Unknown app (“nonesuch”) requested for this version (0) of the API." {
+		t.Fatalf("unknown API 0 function: %v", v)
+	}
+	v = srv.Get("whostmgrd", "/json-api/version?api.version=2", root).JSON(t)
+	if md := v["metadata"].(map[string]any); md["result"] != json.Number("0") || md["reason"] != "WHM API version “2” is not supported; use “api.version=1”." {
+		t.Fatalf("api.version=2: %v", v)
 	}
 }
 

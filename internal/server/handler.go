@@ -236,12 +236,21 @@ func (s *Server) serveUAPI(w http.ResponseWriter, r *http.Request, service, toke
 // accessDenied is the one body of every failed API authentication (SPEC §5).
 const accessDenied = `{"status":0,"errors":["Access denied"],"data":null,"messages":null,"warnings":null,"metadata":{}}`
 
-func denyAPI(w http.ResponseWriter) {
+// whmAccessDenied is the body of a failed authentication on the WHM
+// ports, in WHM's shape (cPanel's cpanelresult object) whatever the API
+// version asked for.
+const whmAccessDenied = `{"cpanelresult":{"apiversion":"2","data":{"reason":"Access denied","result":"0"},"error":"Access denied","type":"text"}}`
+
+func denyAPI(w http.ResponseWriter, service string) {
 	h := w.Header()
 	h.Set("WWW-Authenticate", `Basic realm="uapid"`)
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusUnauthorized)
+	if service == uapi.ServiceWHM {
+		io.WriteString(w, whmAccessDenied)
+		return
+	}
 	io.WriteString(w, accessDenied)
 }
 
@@ -266,10 +275,10 @@ func (s *Server) authenticateAPI(w http.ResponseWriter, r *http.Request, service
 	switch {
 	case errors.As(err, &le):
 		s.log.Debug("cookie authentication refused", "request_id", RequestID(ctx), "service", service, "reason", le.Code)
-		denyAPI(w)
+		denyAPI(w, service)
 		return uapi.Caller{}, false
 	case errors.Is(err, auth.ErrDenied):
-		denyAPI(w)
+		denyAPI(w, service)
 		return uapi.Caller{}, false
 	case err != nil:
 		s.internalError(w, r, err)

@@ -48,6 +48,14 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, service string
 			return
 		}
 		s.landing(w, r, service, token)
+	case hasToken && (strings.HasPrefix(path, "/frontend/") || strings.HasPrefix(path, "/3rdparty/")):
+		// An application's page (create_user_session's "app"): uapid
+		// serves the landing page, naming the application's path.
+		setRoute(r, "web", "landing")
+		if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
+			return
+		}
+		s.landing(w, r, service, token)
 	case !hasToken && path == "/":
 		if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
 			return
@@ -107,6 +115,12 @@ func (s *Server) sessionLogin(w http.ResponseWriter, r *http.Request, service st
 	}
 	s.log.Info("login", "request_id", RequestID(r.Context()), "service", service, "user", rec.User, "session_id", rec.ID, "remote", remote.String())
 	s.setCookie(w, service, secure, cookie, 0)
+	if rec.Locale != "" {
+		// The session's locale, for the pages of the session (cPanel's
+		// session_locale cookie).
+		http.SetCookie(w, &http.Cookie{Name: "session_locale", Value: url.QueryEscape(rec.Locale), Path: "/",
+			Secure: secure, SameSite: http.SameSiteLaxMode})
+	}
 	target := rec.Token + "/"
 	if g, _ := args.Get("goto_uri"); safeRelative(g) {
 		if _, rest, ok := session.TokenFromPath(g); ok {
@@ -220,6 +234,15 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, service string, 
 	http.Redirect(w, r, "/", http.StatusFound)
 }
 
+// appPath is the application page a landing request names below its
+// /cpsess… token ("" for the home page).
+func appPath(p string) string {
+	if _, rest, ok := session.TokenFromPath(p); ok && rest != "/" {
+		return rest
+	}
+	return ""
+}
+
 // landing is the page at /{token}/ for a logged-in session.
 func (s *Server) landing(w http.ResponseWriter, r *http.Request, service, token string) {
 	_, rec, err := s.app.Auth.Cookie(r.Context(), auth.Request{Service: service, Remote: s.clientAddr(r), Cookie: cookieValue(r, service), Token: token})
@@ -239,6 +262,7 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request, service, token 
 		"Token":   rec.Token,
 		"Idle":    rec.ExpiresAt.UTC().Format(time.RFC1123),
 		"Expires": s.app.Sessions.EndsAt(rec).UTC().Format(time.RFC1123),
+		"Page":    appPath(r.URL.Path),
 	})
 }
 
@@ -307,6 +331,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
 <body><main>
 <h1>{{.Title}}</h1>
 <p>Logged in as <strong id="user">{{.User}}</strong></p>
+{{if .Page}}<p class="muted">Page: <code id="page">{{.Page}}</code></p>{{end}}
 <p class="muted">Without activity this session ends at <span id="idle">{{.Idle}}</span>; it ends at <span id="expires">{{.Expires}}</span> at the latest.</p>
 <form method="post" action="{{.Token}}/logout/"><button type="submit" id="logout">Log out</button></form>
 </main></body></html>

@@ -28,7 +28,7 @@ func (s *Server) serveWHM(w http.ResponseWriter, r *http.Request, service, token
 	if !ok {
 		return
 	}
-	args, err := uapi.ParseRequest(r, s.cfg.MaxBodyBytes)
+	args, err := uapi.ParseRequestJSON(r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		status := http.StatusBadRequest
 		reason := "The request could not be parsed: " + err.Error()
@@ -44,6 +44,15 @@ func (s *Server) serveWHM(w http.ResponseWriter, r *http.Request, service, token
 		return
 	}
 	version, _ := args.Get("api.version")
+	if version == "" || version == "0" {
+		// WHM API 0: the older form integrators still send.
+		body, err := s.app.WHM.DispatchAPI0(r.Context(), function, caller, args)
+		if err != nil && s.unavailable(w, r, err) {
+			return
+		}
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
 	env := s.app.WHM.Dispatch(r.Context(), function, version, caller, args)
 	if err := env.Err(); err != nil && s.unavailable(w, r, err) {
 		return

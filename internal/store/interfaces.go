@@ -42,6 +42,17 @@ type Directory interface {
 	// RemoveAccount removes the account with its domains, databases,
 	// mailboxes and tokens.
 	RemoveAccount(ctx context.Context, user string) error
+	// RenameAccount renames account user to to.User and/or moves its main
+	// domain to to.Domain ("" keeps either), then runs fn on the renamed
+	// account, all in one transaction: ErrExists (Field "user" or
+	// "domain") when the new name is taken, and nothing changes when any
+	// step fails. A new user name moves the account's domains,
+	// databases (their "<user>_" prefix renamed), mailboxes, tokens, the
+	// accounts it owns and its packages (their "<user>_" prefix renamed,
+	// with the plans of the accounts that use them); a new main domain
+	// replaces the first domain and moves that domain's mailboxes to it.
+	// Sessions are not the directory's: the caller ends them.
+	RenameAccount(ctx context.Context, user string, to Rename, fn func(*Account) error) (Account, error)
 	// DomainOwner returns the account user owning domain, or ErrNotFound.
 	DomainOwner(ctx context.Context, domain string) (string, error)
 
@@ -52,7 +63,10 @@ type Directory interface {
 	ListMailboxes(ctx context.Context, account string) ([]Mailbox, error)
 	// CreateMailbox creates a mailbox: ErrExists when the address exists,
 	// ErrNotFound when the account does not, ErrInvalid when its domain
-	// is not the account's. An empty Account means the domain's owner.
+	// is not the account's, and ErrInvalid with Field "maxpop" when the
+	// account already has as many mailboxes as its Limits.MaxPOP allows
+	// (counted inside the creation, so racing creations cannot pass it).
+	// An empty Account means the domain's owner.
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	// UpdateMailbox runs fn on the stored mailbox inside the store's
 	// transaction and stores its password hash and login suspension
@@ -79,6 +93,34 @@ type Directory interface {
 	// Generation returns a number that changes whenever anything in the
 	// directory changes. Caches compare it to invalidate at once.
 	Generation(ctx context.Context) (int64, error)
+}
+
+// Packages holds the hosting packages and the named reseller ACL lists.
+// Backends that implement it keep it in the same store (and transactions)
+// as their Directory: removing a reseller removes its packages, renaming
+// one renames them.
+type Packages interface {
+	// CreatePackage creates p (normalised with NormalizePackage):
+	// ErrExists when the name is taken, ErrInvalid when the owner is
+	// neither root nor a reseller.
+	CreatePackage(ctx context.Context, p Package) error
+	// GetPackage returns ErrNotFound for an unknown name.
+	GetPackage(ctx context.Context, name string) (Package, error)
+	// ListPackages returns every package, sorted by name.
+	ListPackages(ctx context.Context) ([]Package, error)
+	// UpdatePackage runs fn on the stored package inside the store's
+	// transaction and stores what it leaves (name, owner and CreatedAt
+	// cannot change).
+	UpdatePackage(ctx context.Context, name string, fn func(*Package) error) (Package, error)
+	// RemovePackage removes the package; accounts keep its name as their
+	// plan and the limits it gave them.
+	RemovePackage(ctx context.Context, name string) error
+
+	// PutACLList creates or replaces the named list (normalised with
+	// NormalizeACLList).
+	PutACLList(ctx context.Context, l ACLList) error
+	// ListACLLists returns every list, sorted by name.
+	ListACLLists(ctx context.Context) ([]ACLList, error)
 }
 
 // Sessions keeps session records. Implementations are safe for concurrent

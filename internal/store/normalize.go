@@ -92,6 +92,17 @@ func NormalizeAccount(a Account) (Account, error) {
 	if !a.Suspended {
 		a.SuspendReason, a.SuspendedAt, a.SuspendLocked = "", time.Time{}, false
 	}
+	if err := checkLimits(a.Limits); err != nil {
+		return a, Errorf(ErrInvalid, "the limits of “%s” are not valid: %s", a.User, err.Error())
+	}
+	if !a.Reseller {
+		a.ACLs = nil
+	}
+	acls, err := normalizeACLs(a.ACLs)
+	if err != nil {
+		return a, err
+	}
+	a.ACLs = acls
 	if !note(a.SuspendReason) {
 		return a, Errorf(ErrInvalid, "the suspension reason of “%s” is not valid (one line of at most %d bytes)", a.User, MaxNoteLen)
 	}
@@ -116,7 +127,77 @@ func SameAccount(a, b Account) bool {
 		slices.Equal(a.Domains, b.Domains) && slices.Equal(a.Databases, b.Databases) &&
 		a.Plan == b.Plan && a.ContactEmail == b.ContactEmail &&
 		a.Suspended == b.Suspended && a.SuspendReason == b.SuspendReason &&
-		a.SuspendedAt.Equal(b.SuspendedAt) && a.SuspendLocked == b.SuspendLocked
+		a.SuspendedAt.Equal(b.SuspendedAt) && a.SuspendLocked == b.SuspendLocked &&
+		a.Limits == b.Limits && slices.Equal(a.ACLs, b.ACLs)
+}
+
+// checkLimits checks that every limit is a finite number >= 0 or
+// unlimited, and the names are one-line notes of at most 64 bytes.
+func checkLimits(l Limits) error {
+	for _, v := range []Limit{l.Quota, l.BWLimit, l.MaxFTP, l.MaxSQL, l.MaxPOP, l.MaxLists, l.MaxSub,
+		l.MaxPark, l.MaxAddon, l.MaxPassengerApps, l.MaxEmailAcctQuota, l.MaxEmailPerHour,
+		l.MaxDeferFailPercent, l.MaxTeamUsers} {
+		if v.Limited && v.N < 0 {
+			return fmt.Errorf("a limit cannot be negative")
+		}
+	}
+	for _, s := range []string{l.FeatureList, l.Theme} {
+		if len(s) > 64 || !note(s) {
+			return fmt.Errorf("“%s” is not a valid feature list or theme name", printable(s))
+		}
+	}
+	return nil
+}
+
+// normalizeACLs sorts acls and drops duplicates; every name must be a
+// valid ACL name.
+func normalizeACLs(acls []string) ([]string, error) {
+	if len(acls) == 0 {
+		return nil, nil
+	}
+	out := make([]string, 0, len(acls))
+	for _, a := range acls {
+		if !ValidACLName(a) {
+			return nil, Errorf(ErrInvalid, "“%s” is not a valid privilege name", printable(a))
+		}
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// NormalizePackage checks p and fills its defaults (owner "root").
+func NormalizePackage(p Package) (Package, error) {
+	if !ValidPackageName(p.Name) {
+		return p, Errorf(ErrInvalid, "“%s” is not a valid package name (1 to 64 letters, digits, spaces, “_”, “-” and “.”, not starting with a space or “.”)", printable(p.Name))
+	}
+	p.Owner = strings.ToLower(p.Owner)
+	if p.Owner == "" {
+		p.Owner = RootUser
+	}
+	if p.Owner != RootUser && !ValidUser(p.Owner) {
+		return p, Errorf(ErrInvalid, "owner “%s” is not a valid user name", printable(p.Owner))
+	}
+	if err := checkLimits(p.Limits); err != nil {
+		return p, Errorf(ErrInvalid, "the limits of package “%s” are not valid: %s", p.Name, err.Error())
+	}
+	if p.Language != "" && !ValidLocale(p.Language) {
+		return p, Errorf(ErrInvalid, "“%s” is not a valid locale name", printable(p.Language))
+	}
+	return p, nil
+}
+
+// NormalizeACLList checks l and sorts its ACLs.
+func NormalizeACLList(l ACLList) (ACLList, error) {
+	if !ValidACLListName(l.Name) {
+		return l, Errorf(ErrInvalid, "“%s” is not a valid ACL list name (1 to 64 letters, digits, “_” and “-”)", printable(l.Name))
+	}
+	acls, err := normalizeACLs(l.ACLs)
+	if err != nil {
+		return l, err
+	}
+	l.ACLs = acls
+	return l, nil
 }
 
 // NormalizeMailbox lower-cases and checks m (its Account may be empty:
@@ -207,3 +288,10 @@ func ListNames(names []string) string {
 	}
 	return strings.Join(quoted, ", ")
 }
+
+// DefaultResellerACLs are the privileges of a reseller that was made
+// without ACLs being set through uapid: a reseller carried over from a
+// release that did not model ACLs, or one a fixture declares without
+// "acls". They are the privileges uapid checks.
+var DefaultResellerACLs = []string{"add-pkg", "create-acct", "edit-account", "edit-pkg", "kill-acct",
+	"list-accts", "passwd", "show-bandwidth", "suspend-acct", "upgrade-account", "viewglobalpackages"}

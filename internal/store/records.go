@@ -2,8 +2,11 @@ package store
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // RootUser is the name of the WHM superuser. It is not an account.
 const RootUser = "root"
@@ -33,6 +36,14 @@ type Account struct {
 	SuspendReason string
 	SuspendedAt   time.Time
 	SuspendLocked bool
+
+	// Limits are the account's limits, set from its package by createacct
+	// and changepackage and one by one by modifyacct.
+	Limits Limits
+	// ACLs are a reseller's privileges (WHM's ACL names such as
+	// "create-acct"), sorted and unique; always empty for an account that
+	// is not a reseller.
+	ACLs []string
 }
 
 // Mailbox is an e-mail account owned by a cPanel account.
@@ -147,4 +158,85 @@ type AttemptState struct {
 	BlockedUntil time.Time
 	// Strikes is how many times the key was blocked (while remembered).
 	Strikes int
+}
+
+// Limit is one numeric limit of a hosting package or an account (disk
+// quota and bandwidth in megabytes, or a count such as MAXPOP). Its zero
+// value is "unlimited"; LimitOf makes a finite one.
+type Limit struct {
+	N       int64 // the limit when Limited
+	Limited bool
+}
+
+// LimitOf returns the finite limit n (n >= 0).
+func LimitOf(n int64) Limit { return Limit{N: n, Limited: true} }
+
+// Unlimited is no limit (the zero Limit).
+var Unlimited = Limit{}
+
+// Allows reports whether count more of a thing fit: always for an
+// unlimited limit, else count < N.
+func (l Limit) Allows(count int64) bool { return !l.Limited || count < l.N }
+
+// String is cPanel's form of the limit: "unlimited" or the number.
+func (l Limit) String() string {
+	if !l.Limited {
+		return "unlimited"
+	}
+	return itoa(l.N)
+}
+
+// Limits are what a hosting package sets for an account, with cPanel's
+// package keys in the comments. uapid enforces MaxPOP (Email::add_pop)
+// and records the rest.
+type Limits struct {
+	Quota               Limit // QUOTA, megabytes of disk
+	BWLimit             Limit // BWLIMIT, megabytes a month
+	MaxFTP              Limit // MAXFTP
+	MaxSQL              Limit // MAXSQL
+	MaxPOP              Limit // MAXPOP, mailboxes
+	MaxLists            Limit // MAXLST
+	MaxSub              Limit // MAXSUB
+	MaxPark             Limit // MAXPARK
+	MaxAddon            Limit // MAXADDON
+	MaxPassengerApps    Limit // MAXPASSENGERAPPS
+	MaxEmailAcctQuota   Limit // MAX_EMAILACCT_QUOTA, megabytes
+	MaxEmailPerHour     Limit // MAX_EMAIL_PER_HOUR
+	MaxDeferFailPercent Limit // MAX_DEFER_FAIL_PERCENTAGE
+	MaxTeamUsers        Limit // MAX_TEAM_USERS
+
+	CGI         bool   // CGI
+	HasShell    bool   // HASSHELL
+	DedicatedIP bool   // IP
+	DigestAuth  bool   // DIGESTAUTH
+	FeatureList string // FEATURELIST ("" is "default")
+	Theme       string // CPMOD ("" is "jupiter")
+}
+
+// Package is a hosting package (plan): a named set of limits that
+// createacct and changepackage apply to accounts.
+type Package struct {
+	// Name is unique on the server. A reseller's packages are named
+	// "<reseller>_<name>", as cPanel names them.
+	Name string
+	// Owner is "root" or the reseller who made it.
+	Owner  string
+	Limits Limits
+	// Language is the package's LANG ("" is "en").
+	Language  string
+	CreatedAt time.Time
+}
+
+// ACLList is a named list of reseller privileges (WHM's saveacllist),
+// which setacls copies onto a reseller.
+type ACLList struct {
+	Name string
+	ACLs []string // sorted, unique
+}
+
+// Rename names what RenameAccount changes besides the account's other
+// fields: its user name and its main domain ("" keeps either).
+type Rename struct {
+	User   string
+	Domain string
 }

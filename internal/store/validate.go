@@ -17,7 +17,24 @@ var (
 	localeRE    = regexp.MustCompile(`^[a-z]{2,3}(_[a-z0-9]{2,8})?$`)
 	databaseRE  = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
 	tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,50}$`)
+	packageRE   = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9 _.-]{0,63}$`)
+	aclRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+	aclListRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 )
+
+// ValidPackageName reports whether name can name a hosting package: 1 to
+// 64 letters, digits, spaces, "_", "-" and ".", not starting with a space
+// or "." and not ending with a space.
+func ValidPackageName(name string) bool {
+	return packageRE.MatchString(name) && !strings.HasSuffix(name, " ")
+}
+
+// ValidACLName reports whether name has the form of a WHM privilege name
+// ("create-acct", "all"): lower-case letters, digits and "-".
+func ValidACLName(name string) bool { return aclRE.MatchString(name) }
+
+// ValidACLListName reports whether name can name an ACL list.
+func ValidACLListName(name string) bool { return aclListRE.MatchString(name) }
 
 // ValidUser reports whether user is a valid cPanel account name:
 // [a-z][a-z0-9]{0,15} and not "root".

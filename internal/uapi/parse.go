@@ -1,6 +1,8 @@
 package uapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +30,17 @@ const defaultMaxBody = 1 << 20
 // 1 MiB); a larger body gives an error wrapping ErrBodyTooLarge. A malformed
 // query, Content-Type or body gives a descriptive error.
 func ParseRequest(r *http.Request, maxBody int64) (*Args, error) {
+	return parseRequest(r, maxBody, false)
+}
+
+// ParseRequestJSON is ParseRequest that also takes the members of an
+// application/json object body as arguments (see addJSON): WHM API
+// clients such as Laravel's HTTP client POST JSON.
+func ParseRequestJSON(r *http.Request, maxBody int64) (*Args, error) {
+	return parseRequest(r, maxBody, true)
+}
+
+func parseRequest(r *http.Request, maxBody int64, withJSON bool) (*Args, error) {
 	if maxBody <= 0 {
 		maxBody = defaultMaxBody
 	}
@@ -67,6 +80,24 @@ func ParseRequest(r *http.Request, maxBody int64) (*Args, error) {
 		if err := addQuery(a, string(body)); err != nil {
 			return nil, fmt.Errorf("malformed form body: %w", err)
 		}
+	case "application/json":
+		if !withJSON {
+			break
+		}
+		if r.ContentLength > maxBody {
+			return nil, fmt.Errorf("JSON body of %d bytes exceeds the limit of %d bytes: %w", r.ContentLength, maxBody, ErrBodyTooLarge)
+		}
+		lr := &limitReader{r: r.Body, left: maxBody}
+		body, err := io.ReadAll(lr)
+		if err != nil {
+			if lr.exceeded {
+				return nil, fmt.Errorf("JSON body exceeds the limit of %d bytes: %w", maxBody, ErrBodyTooLarge)
+			}
+			return nil, fmt.Errorf("reading JSON body: %w", err)
+		}
+		if err := addJSON(a, body); err != nil {
+			return nil, err
+		}
 	case "multipart/form-data":
 		if r.ContentLength > maxBody {
 			return nil, fmt.Errorf("multipart body of %d bytes exceeds the limit of %d bytes: %w", r.ContentLength, maxBody, ErrBodyTooLarge)
@@ -84,6 +115,55 @@ func ParseRequest(r *http.Request, maxBody int64) (*Args, error) {
 		}
 	}
 	return a, nil
+}
+
+// addJSON adds the members of a JSON object body (as Laravel's and
+// similar HTTP clients send a POST) in the order they appear: strings as
+// they are, numbers in their text form, true and false as 1 and 0, an
+// array as a repeated key; null members are left out. Nested objects are
+// refused.
+func addJSON(a *Args, body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return errors.New("malformed JSON body: it must be an object")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return fmt.Errorf("malformed JSON body: %w", err)
+		}
+		key, _ := t.(string)
+		var raw any
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("malformed JSON body: %w", err)
+		}
+		values := []any{raw}
+		if list, ok := raw.([]any); ok {
+			values = list
+		}
+		for _, v := range values {
+			switch v := v.(type) {
+			case nil:
+			case string:
+				a.Add(key, v)
+			case json.Number:
+				a.Add(key, v.String())
+			case bool:
+				if v {
+					a.Add(key, "1")
+				} else {
+					a.Add(key, "0")
+				}
+			default:
+				return fmt.Errorf("malformed JSON body: the value of %q is not a string, number, boolean or list of them", truncate(key))
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("malformed JSON body: %w", err)
+	}
+	return nil
 }
 
 // addQuery adds the pairs of an application/x-www-form-urlencoded string in

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 
 	"github.com/uapid/uapid/internal/uapi"
 )
@@ -21,6 +22,14 @@ type Metadata struct {
 	Reason  string `json:"reason"`
 	Result  int    `json:"result"`
 	Version int    `json:"version"`
+	// Output is the log a provisioning function prints (cPanel's
+	// metadata.output.raw); nil when it prints none.
+	Output *Output `json:"output,omitempty"`
+}
+
+// Output is metadata.output.
+type Output struct {
+	Raw string `json:"raw"`
 }
 
 // Envelope is one WHM API 1 answer. Data is omitted on failure.
@@ -66,20 +75,81 @@ func Fail(reason string) Envelope {
 // may be returned as err.
 type Func func(ctx context.Context, c uapi.Caller, args *uapi.Args) (Envelope, error)
 
-// Registry holds the WHM API 1 functions.
+// Registry holds the WHM API 1 functions and, for those WHM API 0 also
+// serves, how their answer looks in API 0.
 type Registry struct {
 	log   *slog.Logger
 	funcs map[string]Func
+	api0  map[string]API0
 }
 
-// NewRegistry returns a registry with the built-in "version" function.
+// API0 turns the WHM API 1 answer of a function into its WHM API 0 form.
+type API0 func(env Envelope) any
+
+// NewRegistry returns a registry with the built-in "version" function
+// (in both API versions) and "applist".
 func NewRegistry(log *slog.Logger) *Registry {
-	r := &Registry{log: log, funcs: map[string]Func{}}
+	r := &Registry{log: log, funcs: map[string]Func{}, api0: map[string]API0{}}
 	r.Register("version", func(ctx context.Context, c uapi.Caller, args *uapi.Args) (Envelope, error) {
 		return OK(map[string]any{"version": Version}), nil
 	})
+	r.RegisterAPI0("version", func(env Envelope) any {
+		if env.Metadata.Result == 0 {
+			return Refusal(env.Metadata.Reason)
+		}
+		return env.Data
+	})
+	r.Register("applist", r.applist)
 	return r
 }
+
+// RegisterAPI0 lets WHM API 0 (a call without api.version, or with
+// api.version=0) serve a registered function, answering in the form conv
+// makes of its API 1 answer.
+func (r *Registry) RegisterAPI0(name string, conv API0) { r.api0[name] = conv }
+
+// Refusal is WHM API 0's answer to a call it cannot serve (and the body of
+// a refused authentication on the WHM ports): cPanel's "cpanelresult"
+// object with the reason in "error" and in "data".
+func Refusal(reason string) any {
+	return map[string]any{"cpanelresult": map[string]any{
+		"apiversion": "2",
+		"error":      reason,
+		"data":       map[string]any{"reason": reason, "result": "0"},
+		"type":       "text",
+	}}
+}
+
+// ResultList is the API 0 form of most provisioning functions:
+// {"result":[{"status":1|0,"statusmsg":…, extra…}]}. The status message is
+// the function's printed output when it has one, else its reason.
+func ResultList(env Envelope, extra map[string]any) any {
+	msg := env.Metadata.Reason
+	if env.Metadata.Output != nil && env.Metadata.Result == 1 {
+		msg = env.Metadata.Output.Raw
+	}
+	item := map[string]any{"status": env.Metadata.Result, "statusmsg": msg}
+	for k, v := range extra {
+		item[k] = v
+	}
+	return map[string]any{"result": []any{item}}
+}
+
+// applist lists the functions the caller may call, as data.app (API 1).
+func (r *Registry) applist(ctx context.Context, c uapi.Caller, args *uapi.Args) (Envelope, error) {
+	names := make([]string, 0, len(r.funcs))
+	for n := range r.funcs {
+		if c.User == "root" || !RootOnly[n] {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return OK(map[string]any{"app": names}), nil
+}
+
+// RootOnly are the functions only root may call (applist leaves them out
+// for resellers).
+var RootOnly = map[string]bool{}
 
 // Version is the cPanel & WHM version uapid reports itself compatible with.
 const Version = "11.134.0.0"
@@ -87,8 +157,9 @@ const Version = "11.134.0.0"
 // Register adds a function.
 func (r *Registry) Register(name string, f Func) { r.funcs[name] = f }
 
-// Dispatch runs one call. version is the api.version argument ("" when
-// absent). The command name is always echoed in metadata.command.
+// Dispatch runs one WHM API 1 call. version is the api.version argument
+// ("" when absent; the HTTP server sends calls without it, or with "0", to
+// DispatchAPI0). The command name is always echoed in metadata.command.
 func (r *Registry) Dispatch(ctx context.Context, name, version string, c uapi.Caller, args *uapi.Args) (env Envelope) {
 	defer func() { env.Metadata.Command = name }()
 	if version != "1" {
@@ -97,9 +168,40 @@ func (r *Registry) Dispatch(ctx context.Context, name, version string, c uapi.Ca
 		}
 		return Fail(fmt.Sprintf("WHM API version “%s” is not supported; use “api.version=1”.", version))
 	}
+	return r.run(ctx, name, 1, c, args)
+}
+
+// DispatchAPI0 runs one WHM API 0 call and returns its answer with the
+// error behind a generic failure (for the server's 503). A function API 0
+// does not serve is refused in API 0's shape.
+func (r *Registry) DispatchAPI0(ctx context.Context, name string, c uapi.Caller, args *uapi.Args) (any, error) {
+	conv, ok := r.api0[name]
+	if !ok || !uapi.ValidFunctionName(name) {
+		if _, known := r.funcs[name]; known && uapi.ValidFunctionName(name) {
+			return Refusal(fmt.Sprintf("This server serves “%s” in WHM API 1 only: add “api.version=1” to the request.", name)), nil
+		}
+		return Refusal(fmt.Sprintf("Unknown app (“%s”) requested for this version (0) of the API.", logName(name))), nil
+	}
+	env := r.run(ctx, name, 0, c, args)
+	env.Metadata.Command = name
+	if env.err != nil {
+		return Refusal(env.Metadata.Reason), env.err
+	}
+	return conv(env), nil
+}
+
+func logName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// run runs a registered function with panic recovery.
+func (r *Registry) run(ctx context.Context, name string, version int, c uapi.Caller, args *uapi.Args) (env Envelope) {
 	f, ok := r.funcs[name]
 	if !ok || !uapi.ValidFunctionName(name) {
-		return Fail(fmt.Sprintf("Unknown app (“%s”) requested for this version (1) of the API.", name))
+		return Fail(fmt.Sprintf("Unknown app (“%s”) requested for this version (%d) of the API.", name, version))
 	}
 	defer func() {
 		if v := recover(); v != nil {

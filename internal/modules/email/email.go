@@ -187,6 +187,10 @@ func (d *Deps) addPop(ctx context.Context, c *uapi.Call) (uapi.Result, error) {
 		// cPanel's text, which names the address without quotes.
 		return uapi.Fail("The account " + addr + " already exists!"), nil
 	}
+	if errors.Is(err, store.ErrInvalid) && store.FieldOf(err) == "maxpop" {
+		// The account's MAXPOP (its package's limit), counted by the store.
+		return uapi.Fail(invalidText(err)), nil
+	}
 	if errors.Is(err, store.ErrInvalid) {
 		// The account lost the domain between the checks and the write.
 		return uapi.Fail("The domain “" + domain + "” does not belong to your account."), nil
@@ -378,4 +382,13 @@ func (d *Deps) setSuspended(ctx context.Context, c *uapi.Call, function string, 
 		return uapi.Result{}, err
 	}
 	return uapi.OK(nil), nil
+}
+
+// invalidText is a store's refusal as a sentence.
+func invalidText(err error) string {
+	msg := err.Error()
+	if msg == "" {
+		return msg
+	}
+	return strings.ToUpper(msg[:1]) + msg[1:] + "."
 }

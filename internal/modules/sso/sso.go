@@ -137,6 +137,11 @@ func (d *Deps) createUserSession(ctx context.Context, c uapi.Caller, args *uapi.
 		"session":           secret,
 		"url":               "https://" + net.JoinHostPort(host, strconv.Itoa(d.Port(svc))) + rec.Token + "/login/?session=" + url.QueryEscape(secret),
 	}
+	if app, _ := args.Get("app"); app != "" {
+		if page, ok := AppPage(svc, app); ok {
+			data["url"] = data["url"].(string) + "&goto_uri=" + url.QueryEscape(page)
+		}
+	}
 	if hasLocale && args.Has("locale") {
 		if l, _ := args.Get("locale"); l != "" {
 			data["locale"] = l
@@ -157,4 +162,37 @@ func permitted(c uapi.Caller, tg target, acct store.Account) bool {
 		return false
 	}
 	return acct.User == c.User || acct.Owner == c.User
+}
+
+// appPages map the application names of create_user_session's "app" (as
+// cPanel's application list names them, compared without regard to case)
+// to their page below /cpsess…/ in the Jupiter theme. An unknown name
+// opens the home page.
+var appPages = map[string]map[string]string{
+	uapi.ServiceCPanel: {
+		"home":                 "/frontend/jupiter/index.html",
+		"email_accounts":       "/frontend/jupiter/email_accounts/index.html",
+		"email_forwarders":     "/frontend/jupiter/mail/fwds.html",
+		"email_autoresponders": "/frontend/jupiter/mail/autores.html",
+		"filemanager_home":     "/frontend/jupiter/filemanager/index.html",
+		"file_manager":         "/frontend/jupiter/filemanager/index.html",
+		"mysql_databases":      "/frontend/jupiter/sql/index.html",
+		"database_phpmyadmin":  "/3rdparty/phpMyAdmin/index.php",
+		"phpmyadmin":           "/3rdparty/phpMyAdmin/index.php",
+		"domains":              "/frontend/jupiter/domains/index.html",
+		"backup":               "/frontend/jupiter/backup/index.html",
+		"backups":              "/frontend/jupiter/backup/index.html",
+		"cron_jobs":            "/frontend/jupiter/cron/index.html",
+		"ssl_tls":              "/frontend/jupiter/ssl/index.html",
+		"zone_editor":          "/frontend/jupiter/zone_editor/index.html",
+		"ftp_accounts":         "/frontend/jupiter/ftp/accounts.html",
+		"change_password":      "/frontend/jupiter/passwd/index.html",
+	},
+}
+
+// AppPage returns the page of application app for service, if uapid
+// knows it.
+func AppPage(service, app string) (string, bool) {
+	p, ok := appPages[service][strings.ToLower(app)]
+	return p, ok
 }

@@ -37,6 +37,12 @@ import (
 // Deps are what the account functions need.
 type Deps struct {
 	Dir store.Directory
+	// Packages keeps the hosting packages and ACL lists.
+	Packages store.Packages
+	// Nameservers are the server's name servers (--nameservers);
+	// SharedIP the address accounts are shown on (--shared-ip).
+	Nameservers []string
+	SharedIP    string
 	// Accounts runs every change (with its session endings, temporary
 	// user drops and audit events).
 	Accounts *accounts.Service
@@ -60,15 +66,20 @@ func actor(c uapi.Caller, function string) accounts.Actor {
 
 // Register adds the functions to reg.
 func Register(reg *whmapi.Registry, d *Deps) {
-	reg.Register("createacct", d.createacct)
-	reg.Register("listaccts", d.listaccts)
-	reg.Register("accountsummary", d.accountsummary)
-	reg.Register("suspendacct", d.suspendacct)
-	reg.Register("unsuspendacct", d.unsuspendacct)
-	reg.Register("removeacct", d.removeacct)
-	reg.Register("passwd", d.passwd)
+	reg.Register("createacct", d.guard(aclCreateAcct, d.createacct))
+	reg.Register("listaccts", d.guard(aclListAccts, d.listaccts))
+	reg.Register("accountsummary", d.guard(aclListAccts, d.accountsummary))
+	reg.Register("suspendacct", d.guard(aclSuspendAcct, d.suspendacct))
+	reg.Register("unsuspendacct", d.guard(aclSuspendAcct, d.unsuspendacct))
+	reg.Register("removeacct", d.guard(aclKillAcct, d.removeacct))
+	reg.Register("passwd", d.guard(aclPasswd, d.passwd))
 	reg.Register("api_token_create", d.apiTokenCreate)
 	reg.Register("api_token_revoke", d.apiTokenRevoke)
+	registerPackages(reg, d)
+	registerModify(reg, d)
+	registerResellers(reg, d)
+	registerInfo(reg, d)
+	registerAPI0(reg)
 }
 
 // ---- shared helpers ----
@@ -166,6 +177,28 @@ const defaultPlan = "default"
 //     contact address given to createacct, else "*unknown*" as cPanel
 //     shows accounts without one);
 //   - temporary and is_temporary_domain, always 0.
+func (d *Deps) entry(a store.Account) map[string]any {
+	e := entry(a)
+	l := a.Limits
+	disk := "unlimited"
+	if l.Quota.Limited && l.Quota.N > 0 {
+		disk = l.Quota.String() + "M"
+	}
+	for k, v := range map[string]any{
+		"ip": d.SharedIP, "ipv6": []string{}, "disklimit": disk, "diskused": "0M", "inodeslimit": "unlimited", "inodesused": 0,
+		"maxpop": l.MaxPOP.String(), "maxftp": l.MaxFTP.String(), "maxsql": l.MaxSQL.String(), "maxlst": l.MaxLists.String(),
+		"maxsub": l.MaxSub.String(), "maxparked": l.MaxPark.String(), "maxaddons": l.MaxAddon.String(),
+		"max_email_per_hour": l.MaxEmailPerHour.String(), "max_defer_fail_percentage": l.MaxDeferFailPercent.String(),
+		"max_emailacct_quota": l.MaxEmailAcctQuota.String(), "theme": defaultTo(l.Theme, "jupiter"),
+		"shell":     map[bool]string{true: "/bin/bash", false: "/usr/local/cpanel/bin/noshell"}[l.HasShell],
+		"partition": "home", "backup": 0, "legacy_backup": 0, "has_backup": 0, "mailbox_format": "maildir",
+		"outgoing_mail_hold": 0, "outgoing_mail_suspended": 0, "uid": 0,
+	} {
+		e[k] = v
+	}
+	return e
+}
+
 func entry(a store.Account) map[string]any {
 	domain := ""
 	if len(a.Domains) > 0 {
@@ -236,9 +269,8 @@ func usernameProblem(user string) string {
 }
 
 // generatedPassword is used when createacct gets no password, as cPanel
-// generates one. It is never shown (cPanel shows it in metadata.output,
-// which uapid does not produce); set one with passwd or log in through
-// create_user_session.
+// generates one. createacct prints it once in metadata.output, as cPanel
+// does; it is never logged.
 func generatedPassword() string { return rand.Text() }
 
 // createacct creates a cPanel account. Arguments:
@@ -327,7 +359,7 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 		return whmapi.Fail("Only a reseller can own itself: add “reseller=1” to own the account “" + user + "” by itself."), nil
 	}
 
-	locale, _ := args.Get("language")
+	locale, hasLocale := args.Get("language")
 	if locale == "" {
 		locale = "en"
 	}
@@ -346,6 +378,28 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 	plan, _ := args.Get("plan")
 	if plan == "" {
 		plan = defaultPlan
+	}
+	// A package the caller may use gives its limits (and its language
+	// when none is given); parameters given override them.
+	limits := defaultLimits
+	if d.Packages != nil && plan != defaultPlan {
+		p, f, err := d.visiblePackage(ctx, c, plan)
+		if err != nil {
+			return whmapi.Envelope{}, err
+		}
+		if f == nil {
+			limits = p.Limits
+			if !hasLocale && p.Language != "" {
+				locale = p.Language
+			}
+		} else if _, err := d.Packages.GetPackage(ctx, plan); err == nil {
+			// It exists but is not the caller's to use.
+			return *f, nil
+		}
+	}
+	limits, _, f = d.packageArgs(args, limits, "")
+	if f != nil {
+		return *f, nil
 	}
 
 	hash, err := passwd.Hash(pw)
@@ -373,6 +427,7 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 		Reseller:     reseller,
 		Plan:         plan,
 		ContactEmail: contact,
+		Limits:       limits,
 	}, actor(c, "createacct"))
 	switch {
 	case errors.Is(err, store.ErrExists) && store.FieldOf(err) == "user":
@@ -384,12 +439,22 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 	case err != nil:
 		return whmapi.Envelope{}, err
 	}
+	ns := func(i int) any {
+		if i < len(d.Nameservers) {
+			return d.Nameservers[i]
+		}
+		return nil
+	}
+	var ip any
+	if d.SharedIP != "" {
+		ip = d.SharedIP
+	}
 	env := whmapi.OK(map[string]any{
-		"ip":               nil,
-		"nameserver":       nil,
-		"nameserver2":      nil,
-		"nameserver3":      nil,
-		"nameserver4":      nil,
+		"ip":               ip,
+		"nameserver":       ns(0),
+		"nameserver2":      ns(1),
+		"nameserver3":      ns(2),
+		"nameserver4":      ns(3),
 		"nameservera":      nil,
 		"nameservera2":     nil,
 		"nameservera3":     nil,
@@ -401,7 +466,38 @@ func (d *Deps) createacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 		"package":          plan,
 	})
 	env.Metadata.Reason = "Account Creation Ok"
+	env.Metadata.Output = &whmapi.Output{Raw: createOutput(user, domain, owner, plan, contact, locale, d.SharedIP, d.Nameservers, limits, pw, !hasPassword)}
 	return env, nil
+}
+
+// createOutput is createacct's printed log (metadata.output.raw), with
+// the fields cPanel prints in its "New Account Info" box. The password
+// is printed only when uapid generated it (nobody else knows it then);
+// a password the caller gave is never echoed.
+func createOutput(user, domain, owner, plan, contact, locale, ip string, nameservers []string, l store.Limits, pw string, generated bool) string {
+	var b strings.Builder
+	line := func(k, v string) { b.WriteString("| " + k + ": " + v + "\n") }
+	b.WriteString("Creating the account “" + user + "” (" + domain + ") owned by " + owner + "…\n")
+	b.WriteString("+===================================+\n| New Account Info                  |\n+===================================+\n")
+	line("Domain", domain)
+	line("Ip", ip+" (n)")
+	line("HasCgi", yn(l.CGI))
+	line("UserName", user)
+	if generated {
+		line("PassWord", pw)
+	}
+	line("CpanelMod", defaultTo(l.Theme, "jupiter"))
+	line("HomeRoot", "/home")
+	line("Quota", l.Quota.String())
+	for i, n := range nameservers {
+		line("NameServer"+strconv.Itoa(i+1), n)
+	}
+	line("Contact Email", contact)
+	line("Package", plan)
+	line("Feature List", defaultTo(l.FeatureList, "default"))
+	line("Language", locale)
+	b.WriteString("+===================================+\nAccount Creation Ok\n")
+	return b.String()
 }
 
 // ---- listaccts, accountsummary ----
@@ -496,7 +592,7 @@ func (d *Deps) listaccts(ctx context.Context, c uapi.Caller, args *uapi.Args) (w
 	list := make([]map[string]any, 0, len(accts))
 	for _, a := range accts {
 		if match(a) {
-			list = append(list, want(args, entry(a)))
+			list = append(list, want(args, d.entry(a)))
 		}
 	}
 	return whmapi.OK(map[string]any{"acct": list}), nil
@@ -537,7 +633,7 @@ func (d *Deps) accountsummary(ctx context.Context, c uapi.Caller, args *uapi.Arg
 		}
 		return *fail("You do not have permission to manage the account “" + label + "”."), nil
 	}
-	return whmapi.OK(map[string]any{"acct": []map[string]any{entry(acct)}}), nil
+	return whmapi.OK(map[string]any{"acct": []map[string]any{d.entry(acct)}}), nil
 }
 
 // ---- suspendacct, unsuspendacct ----
@@ -571,7 +667,10 @@ func (d *Deps) suspendacct(ctx context.Context, c uapi.Caller, args *uapi.Args) 
 	case err != nil:
 		return whmapi.Envelope{}, err
 	}
-	return whmapi.OK(nil), nil
+	env := whmapi.OK(nil)
+	env.Metadata.Output = &whmapi.Output{Raw: "Suspending the account “" + acct.User + "”: its logins stop and its sessions end.\n" +
+		acct.User + "'s account has been suspended\n"}
+	return env, nil
 }
 
 func lockedText(user string) string {
@@ -605,7 +704,9 @@ func (d *Deps) unsuspendacct(ctx context.Context, c uapi.Caller, args *uapi.Args
 	case err != nil:
 		return whmapi.Envelope{}, err
 	}
-	return whmapi.OK(nil), nil
+	env := whmapi.OK(nil)
+	env.Metadata.Output = &whmapi.Output{Raw: acct.User + "'s account is now active\n"}
+	return env, nil
 }
 
 // ---- removeacct ----
@@ -655,6 +756,8 @@ func (d *Deps) removeacct(ctx context.Context, c uapi.Caller, args *uapi.Args) (
 	}
 	env := whmapi.OK(nil)
 	env.Metadata.Reason = acct.User + " account removed"
+	env.Metadata.Output = &whmapi.Output{Raw: "Removing the account “" + acct.User + "”: its sessions end; its mailboxes, tokens and databases go.\n" +
+		acct.User + " account removed\n"}
 	return env, nil
 }
 
@@ -680,6 +783,10 @@ func stillOwns(user string, owned []string) string {
 // "system", the one password uapid keeps per account; reason is cPanel's
 // "Password changed for user “<user>”.".
 func (d *Deps) passwd(ctx context.Context, c uapi.Caller, args *uapi.Args) (whmapi.Envelope, error) {
+	if !args.Has("password") && args.Has("pass") {
+		pw, _ := args.Get("pass") // the older name API 0 clients send
+		args.Add("password", pw)
+	}
 	if f := required(args, "user", "password"); f != nil {
 		return *f, nil
 	}

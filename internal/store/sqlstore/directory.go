@@ -106,20 +106,25 @@ func (d *Directory) Generation(ctx context.Context) (int64, error) {
 // ---- accounts ----
 
 const accountCols = `username, password_hash, locale, owner, reseller, created_at,
-	plan, contact_email, suspended, suspend_reason, suspended_at, suspend_locked`
+	plan, contact_email, suspended, suspend_reason, suspended_at, suspend_locked, acls, ` + limitCols
 
 func scanAccount(sc scanner) (store.Account, error) {
 	var a store.Account
 	var created, suspendedAt int64
-	err := sc.Scan(&a.User, &a.PasswordHash, &a.Locale, &a.Owner, &a.Reseller, &created,
-		&a.Plan, &a.ContactEmail, &a.Suspended, &a.SuspendReason, &suspendedAt, &a.SuspendLocked)
+	var acls string
+	dest := append([]any{&a.User, &a.PasswordHash, &a.Locale, &a.Owner, &a.Reseller, &created,
+		&a.Plan, &a.ContactEmail, &a.Suspended, &a.SuspendReason, &suspendedAt, &a.SuspendLocked, &acls},
+		limitDest(&a.Limits)...)
+	err := sc.Scan(dest...)
 	a.CreatedAt, a.SuspendedAt = fromNanos(created), fromNanos(suspendedAt)
+	a.ACLs = splitACLs(acls)
 	return a, err
 }
 
 func accountArgs(a store.Account) []any {
-	return []any{a.User, a.PasswordHash, a.Locale, a.Owner, a.Reseller, nanos(a.CreatedAt),
-		a.Plan, a.ContactEmail, a.Suspended, a.SuspendReason, nanos(a.SuspendedAt), a.SuspendLocked}
+	return append([]any{a.User, a.PasswordHash, a.Locale, a.Owner, a.Reseller, nanos(a.CreatedAt),
+		a.Plan, a.ContactEmail, a.Suspended, a.SuspendReason, nanos(a.SuspendedAt), a.SuspendLocked, joinACLs(a.ACLs)},
+		limitArgs(a.Limits)...)
 }
 
 func notAccount(user string) error {
@@ -327,7 +332,7 @@ func (d *Directory) insertAccount(ctx context.Context, tx *sql.Tx, a store.Accou
 		return err
 	}
 	_, err := d.db.exec(ctx, tx, `INSERT INTO directory_accounts (`+accountCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, accountArgs(a)...)
+		VALUES (`+placeholders(13+limitCount)+`)`, accountArgs(a)...)
 	if d.db.d.violates(err) {
 		return store.FieldErrorf(store.ErrExists, "user", "the account “%s” already exists", a.User)
 	}
@@ -391,7 +396,7 @@ func (d *Directory) replaceAccount(ctx context.Context, tx *sql.Tx, old, a store
 	args := append(accountArgs(a)[1:], a.User)
 	if _, err := d.db.exec(ctx, tx, `UPDATE directory_accounts SET password_hash = ?, locale = ?, owner = ?,
 		reseller = ?, created_at = ?, plan = ?, contact_email = ?, suspended = ?, suspend_reason = ?,
-		suspended_at = ?, suspend_locked = ? WHERE username = ?`, args...); err != nil {
+		suspended_at = ?, suspend_locked = ?, acls = ?, `+limitSet+` WHERE username = ?`, args...); err != nil {
 		return false, d.db.fail("update account", err)
 	}
 	for _, q := range []string{
@@ -430,6 +435,7 @@ func (d *Directory) RemoveAccount(ctx context.Context, user string) error {
 			return false, store.Errorf(store.ErrInvalid, "reseller “%s” still owns accounts (%s); remove them or give them another owner first", user, store.ListNames(owned))
 		}
 		for _, q := range []string{
+			`DELETE FROM directory_packages WHERE owner = ?`,
 			`DELETE FROM directory_tokens WHERE username = ?`,
 			`DELETE FROM directory_mailboxes WHERE account = ?`,
 			`DELETE FROM directory_domains WHERE account = ?`,
@@ -600,8 +606,31 @@ func (d *Directory) CreateMailbox(ctx context.Context, m store.Mailbox) error {
 		if m.Account, err = d.mailboxAccount(ctx, tx, m, domain); err != nil {
 			return false, err
 		}
+		if err := d.checkMaxPOP(ctx, tx, m.Account); err != nil {
+			return false, err
+		}
 		return true, d.insertMailbox(ctx, tx, m, domain)
 	})
+}
+
+// checkMaxPOP refuses one more mailbox for account when it has as many as
+// its MAXPOP limit allows.
+func (d *Directory) checkMaxPOP(ctx context.Context, tx *sql.Tx, account string) error {
+	var max store.Limit
+	if err := d.db.row(ctx, tx, `SELECT max_pop FROM directory_accounts WHERE username = ?`, account).Scan(dbLimit{&max}); err != nil {
+		return d.db.fail("check mailbox limit", err)
+	}
+	if !max.Limited {
+		return nil
+	}
+	var n int64
+	if err := d.db.row(ctx, tx, `SELECT COUNT(*) FROM directory_mailboxes WHERE account = ?`, account).Scan(&n); err != nil {
+		return d.db.fail("check mailbox limit", err)
+	}
+	if !max.Allows(n) {
+		return store.FieldErrorf(store.ErrInvalid, "maxpop", "the account “%s” has reached its limit of %d email accounts", account, max.N)
+	}
+	return nil
 }
 
 // UpdateMailbox implements store.Directory.

@@ -7,6 +7,18 @@ import (
 	"testing"
 )
 
+// limitColumns are the limits of an account or a package (directory.4,
+// packages.1), in both dialects.
+var limitColumns = []string{"quota", "bwlimit", "max_ftp", "max_sql", "max_pop", "max_lists", "max_sub",
+	"max_park", "max_addon", "max_passenger_apps", "max_emailacct_quota", "max_email_per_hour",
+	"max_defer_fail_percent", "max_team_users", "cgi", "has_shell", "dedicated_ip", "digest_auth", "feature_list", "theme"}
+
+var (
+	accountColumns = slices.Concat([]string{"username", "password_hash", "locale", "owner", "reseller", "suspended", "created_at",
+		"plan", "contact_email", "suspend_reason", "suspended_at", "suspend_locked"}, limitColumns, []string{"acls"})
+	packageColumns = slices.Concat([]string{"name", "owner", "language", "created_at"}, limitColumns)
+)
+
 // TestSQLiteSchema checks the schema the migrations leave in an SQLite
 // file: the column names shared with PostgreSQL, the account notes as
 // columns (the side table gone), STRICT tables where the first release
@@ -15,9 +27,9 @@ func TestSQLiteSchema(t *testing.T) {
 	t.Parallel()
 	db, _ := tempSQLite(t)
 	for table, want := range map[string][]string{
-		"directory_accounts": {"username", "password_hash", "locale", "owner", "reseller", "suspended", "created_at",
-			"plan", "contact_email", "suspend_reason", "suspended_at", "suspend_locked"},
-		"directory_tokens": {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
+		"directory_accounts": accountColumns,
+		"directory_packages": packageColumns,
+		"directory_tokens":   {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
 		"sessions": {"id", "user_name", "account", "service", "token", "login_hash", "consumed", "cookie_hash",
 			"creator", "method", "origin", "locale", "return_url", "temp_user", "temp_pass", "temp_created",
 			"created_at", "last_used", "expires_at"},
@@ -142,9 +154,11 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 func TestPostgresSchema(t *testing.T) {
 	t.Parallel()
 	db := openPostgresAt(t, pgSchema(t), nil)
-	if got := columns(t, db, "directory_accounts"); !slices.Equal(got, []string{"username", "password_hash", "locale", "owner",
-		"reseller", "suspended", "created_at", "plan", "contact_email", "suspend_reason", "suspended_at", "suspend_locked"}) {
+	if got := columns(t, db, "directory_accounts"); !slices.Equal(got, accountColumns) {
 		t.Errorf("directory_accounts columns %v", got)
+	}
+	if got := columns(t, db, "directory_packages"); !slices.Equal(got, packageColumns) {
+		t.Errorf("directory_packages columns %v", got)
 	}
 	for _, col := range []string{"return_url", "temp_pass"} {
 		var typ string

@@ -86,6 +86,7 @@ func now() time.Time { return time.Now().UTC().Round(0) }
 func cloneAccount(a store.Account) store.Account {
 	a.Domains = slices.Clone(a.Domains)
 	a.Databases = slices.Clone(a.Databases)
+	a.ACLs = slices.Clone(a.ACLs)
 	return a
 }
 
@@ -409,12 +410,133 @@ func (h *memHandle) CreateMailbox(ctx context.Context, m store.Mailbox) error {
 	if _, ok := s.mailboxes[m.Address]; ok {
 		return store.Errorf(store.ErrExists, "mailbox “%s” already exists", m.Address)
 	}
+	var n int64
+	for _, x := range s.mailboxes {
+		if x.Account == m.Account {
+			n++
+		}
+	}
+	if !s.accounts[m.Account].Limits.MaxPOP.Allows(n) {
+		return store.FieldErrorf(store.ErrInvalid, "maxpop", "the account “%s” has reached its mailbox limit", m.Account)
+	}
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = now()
 	}
 	s.mailboxes[m.Address] = m
 	s.gen++
 	return nil
+}
+
+func (h *memHandle) RenameAccount(ctx context.Context, user string, to store.Rename, fn func(*store.Account) error) (store.Account, error) {
+	s, err := h.lock(ctx)
+	if err != nil {
+		return store.Account{}, err
+	}
+	defer s.mu.Unlock()
+	user = strings.ToLower(user)
+	prev, ok := s.accounts[user]
+	if !ok {
+		return store.Account{}, notFoundAccount(user)
+	}
+	a := cloneAccount(prev)
+	newUser, newDomain := strings.ToLower(to.User), strings.ToLower(to.Domain)
+	renamed := newUser != "" && newUser != user
+	if renamed {
+		if _, ok := s.accounts[newUser]; ok {
+			return store.Account{}, store.FieldErrorf(store.ErrExists, "user", "account “%s” already exists", newUser)
+		}
+		a.User = newUser
+		if prev.Owner == user {
+			a.Owner = newUser
+		}
+		for i, db := range a.Databases {
+			a.Databases[i] = newUser + "_" + strings.TrimPrefix(db, user+"_")
+		}
+	}
+	var oldMain string
+	if newDomain != "" && (len(a.Domains) == 0 || a.Domains[0] != newDomain) {
+		if slices.Contains(a.Domains, newDomain) {
+			return store.Account{}, store.FieldErrorf(store.ErrExists, "domain", "domain “%s” already belongs to “%s”", newDomain, user)
+		}
+		if o, ok := s.domains[newDomain]; ok && o != user {
+			return store.Account{}, store.FieldErrorf(store.ErrExists, "domain", "domain “%s” belongs to another account", newDomain)
+		}
+		if len(a.Domains) == 0 {
+			a.Domains = []string{newDomain}
+		} else {
+			oldMain, a.Domains[0] = a.Domains[0], newDomain
+		}
+	}
+	if fn != nil {
+		if err := fn(&a); err != nil {
+			return store.Account{}, err
+		}
+	}
+	a, err = store.NormalizeAccount(a)
+	if err != nil {
+		return store.Account{}, err
+	}
+	if renamed && a.User != newUser || !renamed && a.User != user {
+		return store.Account{}, store.Errorf(store.ErrInvalid, "the user of account “%s” cannot change here", user)
+	}
+	a.CreatedAt = prev.CreatedAt
+	// Move the mailboxes, tokens and owned accounts, then check the rest
+	// as an update of the account under its new name.
+	moved := map[string]store.Mailbox{}
+	for addr, m := range s.mailboxes {
+		if m.Account != user {
+			continue
+		}
+		local, dom, _ := store.SplitAddress(addr)
+		if oldMain != "" && dom == oldMain {
+			m.Address = local + "@" + a.Domains[0]
+		}
+		m.Account = a.User
+		moved[addr] = m
+	}
+	for addr, m := range moved {
+		if addr != m.Address {
+			if _, ok := s.mailboxes[m.Address]; ok {
+				return store.Account{}, store.FieldErrorf(store.ErrExists, "address", "mailbox “%s” exists", m.Address)
+			}
+		}
+	}
+	for addr, m := range moved {
+		delete(s.mailboxes, addr)
+		s.mailboxes[m.Address] = m
+	}
+	for k, t := range s.tokens {
+		if k.user == user && renamed {
+			delete(s.tokens, k)
+			t.User = a.User
+			s.tokens[tokenKey{a.User, k.name}] = t
+		}
+	}
+	if renamed {
+		for u, o := range s.accounts {
+			if o.Owner == user && u != user {
+				o.Owner = a.User
+				s.accounts[u] = o
+			}
+		}
+		for _, d := range prev.Domains {
+			delete(s.domains, d)
+		}
+		delete(s.accounts, user)
+		s.storeAccount(a, nil)
+		return cloneAccount(a), nil
+	}
+	moved2 := prev
+	if oldMain != "" {
+		moved2.Domains = slices.Clone(a.Domains)
+		delete(s.domains, oldMain)
+		s.domains[a.Domains[0]] = user
+	}
+	if err := s.checkAccount(a, &moved2); err != nil {
+		return store.Account{}, err
+	}
+	s.storeAccount(a, &moved2)
+	return cloneAccount(a), nil
 }
 
 func (h *memHandle) UpdateMailbox(ctx context.Context, address string, fn func(*store.Mailbox) error) (store.Mailbox, error) {

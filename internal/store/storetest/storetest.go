@@ -40,6 +40,8 @@ type Handles struct {
 	Sessions store.Sessions
 	Ledger   store.Ledger
 	Attempts store.Attempts
+	// Packages is on the same store as Dir.
+	Packages store.Packages
 }
 
 // Backend describes a backend under test.
@@ -82,7 +84,8 @@ func Run(t *testing.T, b Backend) {
 			}
 		})
 	}
-	group("Directory", probe.Dir != nil, s.directoryTests())
+	group("Directory", probe.Dir != nil, append(s.directoryTests(), s.limitTests()...))
+	group("Packages", probe.Dir != nil && probe.Packages != nil, s.packageTests())
 	group("Sessions", probe.Sessions != nil, s.sessionTests())
 	group("Ledger", probe.Ledger != nil, s.ledgerTests())
 	group("Attempts", probe.Attempts != nil, s.attemptTests())
