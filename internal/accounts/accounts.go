@@ -215,6 +215,24 @@ func (s *Service) IssueToken(ctx context.Context, user, name string, expires tim
 	}
 }
 
+// ImportToken creates the API token t with the hash it comes with (the
+// SHA-512 digest under which cPanel kept it, so that the secret cPanel
+// issued keeps working), for an import. Like IssueToken it never replaces:
+// a name in use is store.ErrExists with Field "name", a hash in use Field
+// "hash". No secret is involved, so the audit event has no fingerprint.
+func (s *Service) ImportToken(ctx context.Context, t store.Token, by Actor) (store.Token, error) {
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = s.now()
+	}
+	t.User = strings.ToLower(t.User)
+	if err := s.Dir.CreateToken(ctx, t); err != nil {
+		return store.Token{}, err
+	}
+	s.Audit.Log(ctx, audit.Event{Event: audit.TokenCreate, Actor: by.User, Method: by.Method,
+		Target: t.User, Reason: "name " + t.Name + " (imported)"})
+	return t, nil
+}
+
 // RevokeToken revokes user's token name (store.ErrNotFound when there is
 // none).
 func (s *Service) RevokeToken(ctx context.Context, user, name string, by Actor) error {
