@@ -54,7 +54,8 @@ func readArchive(r io.Reader, lim Limits) (*archive, error) {
 		defer zr.Close()
 		src = zr
 	}
-	tr := tar.NewReader(src)
+	tail := &tailReader{r: src}
+	tr := tar.NewReader(tail)
 	kept := map[string][]byte{}
 	var total int64
 	var problems []archiveProblem
@@ -64,6 +65,15 @@ func readArchive(r io.Reader, lim Limits) (*archive, error) {
 		if err == io.EOF {
 			if n == 0 {
 				return nil, errors.New("the archive is empty")
+			}
+			// A tar stream ends with two zero blocks; without them it
+			// was cut at an entry's boundary.
+			if !tail.zeros() {
+				return nil, damaged(n, io.ErrUnexpectedEOF)
+			}
+			// The rest (padding) lets gzip check its checksum.
+			if _, err := io.Copy(io.Discard, io.LimitReader(src, maxPadding)); err != nil {
+				return nil, damaged(n, err)
 			}
 			break
 		}
@@ -139,6 +149,43 @@ func readArchive(r io.Reader, lim Limits) (*archive, error) {
 		}
 	}
 	return &archive{fs: &memFS{files: files}, top: top, problems: problems}, nil
+}
+
+// maxPadding is how much of what follows a tar stream's end is read (tar
+// pads archives to records of 10 KiB), for gzip's checksum.
+const maxPadding = 1 << 20
+
+// tailReader remembers the last two blocks (1 KiB) read through it.
+type tailReader struct {
+	r    io.Reader
+	tail [1024]byte
+	n    int64
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	b := p[:n]
+	if len(b) >= len(t.tail) {
+		copy(t.tail[:], b[len(b)-len(t.tail):])
+	} else {
+		copy(t.tail[:], t.tail[len(b):])
+		copy(t.tail[len(t.tail)-len(b):], b)
+	}
+	t.n += int64(n)
+	return n, err
+}
+
+// zeros reports whether the last 1 KiB read were zero bytes.
+func (t *tailReader) zeros() bool {
+	if t.n < int64(len(t.tail)) {
+		return false
+	}
+	for _, c := range t.tail {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // damaged is the error of an archive that could not be read to its end.

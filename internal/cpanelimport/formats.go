@@ -171,15 +171,15 @@ type rawToken struct {
 
 // apiToken is a token read from a token file.
 type apiToken struct {
-	name      string
-	digest    []byte // SHA-512 of the secret
-	created   time.Time
-	expires   time.Time // zero: never
-	allow     []netip.Prefix
-	hasACLs   bool     // WHM: an "acls" list is present (no list: full access)
-	acls      []string // WHM
-	fullCP    bool     // cPanel: has_full_access
-	features  []string // cPanel
+	name     string
+	digest   []byte // SHA-512 of the secret
+	created  time.Time
+	expires  time.Time // zero: never
+	allow    []netip.Prefix
+	hasACLs  bool     // WHM: an "acls" list is present (no list: full access)
+	acls     []string // WHM
+	fullCP   bool     // cPanel: has_full_access
+	features []string // cPanel
 }
 
 // parseTokens reads a token file: /var/cpanel/authn/api_tokens_v2/
@@ -193,6 +193,7 @@ func parseTokens(data []byte) ([]apiToken, []lineProblem) {
 	}
 	entries := top
 	if w, ok := top["tokens"]; ok {
+		entries = nil
 		if err := json.Unmarshal(w, &entries); err != nil {
 			return nil, []lineProblem{{0, "its “tokens” member is not a JSON object"}}
 		}
@@ -345,15 +346,21 @@ func jsonLine(data []byte, err error) int {
 // account's databases: the names of its MySQL and PostgreSQL databases
 // ({"MYSQL": {"dbs": {NAME: …}}, "PGSQL": {"dbs": {…}}}), sorted.
 func parseDBMap(data []byte) ([]string, []lineProblem) {
-	var m map[string]struct {
-		DBs map[string]json.RawMessage `json:"dbs"`
-	}
+	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, []lineProblem{{jsonLine(data, err), "not cPanel's JSON map of databases"}}
 	}
 	var out []string
 	for _, engine := range []string{"MYSQL", "PGSQL"} {
-		for db := range m[engine].DBs {
+		var e struct {
+			DBs map[string]json.RawMessage `json:"dbs"`
+		}
+		if raw, ok := m[engine]; ok && !isNull(raw) {
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return nil, []lineProblem{{0, "its " + engine + " member is not cPanel's map of databases"}}
+			}
+		}
+		for db := range e.DBs {
 			if !slices.Contains(out, db) {
 				out = append(out, db)
 			}

@@ -17,7 +17,7 @@ func TestSQLiteSchema(t *testing.T) {
 	for table, want := range map[string][]string{
 		"directory_accounts": {"username", "password_hash", "locale", "owner", "reseller", "suspended", "created_at",
 			"plan", "contact_email", "suspend_reason", "suspended_at", "suspend_locked"},
-		"directory_tokens": {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
+		"directory_tokens":    {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
 		"directory_mailboxes": {"address", "account", "domain", "password_hash", "suspended_login", "created_at", "quota"},
 		"sessions": {"id", "user_name", "account", "service", "token", "login_hash", "consumed", "cookie_hash",
 			"creator", "method", "origin", "locale", "return_url", "temp_user", "temp_pass", "temp_created",
