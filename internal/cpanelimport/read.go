@@ -142,27 +142,33 @@ func (r *reader) isDir(name string) bool {
 }
 
 // read returns the contents of file; ok is false when it is absent
-// (silently) or cannot be read (reported as a problem of kind k).
-func (r *reader) read(k importer.Kind, item, file string) (data []byte, ok bool) {
+// (silently) or cannot be read (reported).
+func (r *reader) read(file string) (data []byte, ok bool) {
 	b, err := fs.ReadFile(r.fs, file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false
 	}
 	if err != nil {
-		r.problem(k, item, file, 0, "cannot be read: "+reason(err)+"; it was left out")
+		r.fileProblem(r.name(file), 0, "cannot be read: "+reason(err)+"; it was left out")
 		return nil, false
 	}
 	return b, true
 }
 
-// readDir lists dir; absent is empty.
-func (r *reader) readDir(k importer.Kind, item, dir string) []fs.DirEntry {
+// exists reports whether file is there (readable or not).
+func (r *reader) exists(file string) bool {
+	_, err := fs.Stat(r.fs, file)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// readDir lists dir; absent is empty, unreadable is reported.
+func (r *reader) readDir(dir string) []fs.DirEntry {
 	es, err := fs.ReadDir(r.fs, dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		r.problem(k, item, dir, 0, "cannot be read: "+reason(err)+"; it was left out")
+		r.fileProblem(r.name(dir), 0, "cannot be read: "+reason(err)+"; it was left out")
 		return nil
 	}
 	return es
@@ -195,7 +201,7 @@ type acctInput struct {
 // readTree reads the accounts of a cPanel server's root directory.
 func (r *reader) readTree() {
 	var users []string
-	for _, e := range r.readDir(importer.KindFile, "", "var/cpanel/users") {
+	for _, e := range r.readDir("var/cpanel/users") {
 		name := e.Name()
 		switch {
 		case strings.HasPrefix(name, "."):
@@ -210,7 +216,7 @@ func (r *reader) readTree() {
 
 	hashes := map[string]shadowEntry{}
 	shadowFound := false
-	if data, ok := r.read(importer.KindFile, "", "etc/shadow"); ok {
+	if data, ok := r.read("etc/shadow"); ok {
 		shadowFound = true
 		entries, probs := parseShadow(data)
 		for _, p := range probs {
@@ -223,7 +229,7 @@ func (r *reader) readTree() {
 		r.warn(importer.KindFile, "", "etc/shadow", 0, "is missing: the accounts come without passwords")
 	}
 	owners := map[string]string{}
-	if data, ok := r.read(importer.KindFile, "", "etc/trueuserowners"); ok {
+	if data, ok := r.read("etc/trueuserowners"); ok {
 		pairs, probs := parsePairs(data)
 		for _, p := range probs {
 			r.fileProblem(r.name("etc/trueuserowners"), p.line, p.reason)
@@ -256,7 +262,7 @@ func (r *reader) readTree() {
 		}
 		in.acls, in.reseller = resellers[u]
 		in.dbsFile = "var/cpanel/databases/" + u + ".json"
-		if data, ok := r.read(importer.KindDatabase, u, in.dbsFile); ok {
+		if data, ok := r.read(in.dbsFile); ok {
 			dbs, probs := parseDBMap(data)
 			for _, p := range probs {
 				r.problem(importer.KindDatabase, u, in.dbsFile, p.line, p.reason+"; the account comes without its databases")
@@ -268,11 +274,11 @@ func (r *reader) readTree() {
 
 	// Root's WHM tokens, and token files of users that are not accounts.
 	const tokenDir = "var/cpanel/authn/api_tokens_v2/"
-	if data, ok := r.read(importer.KindToken, "root", tokenDir+"whostmgr/root.json"); ok {
+	if data, ok := r.read(tokenDir + "whostmgr/root.json"); ok {
 		r.batch.RootTokens = r.whmTokens(store.RootUser, tokenDir+"whostmgr/root.json", data, nil, nil)
 	}
 	for _, svc := range []string{"cpanel", "whostmgr"} {
-		for _, e := range r.readDir(importer.KindToken, "", tokenDir+svc) {
+		for _, e := range r.readDir(tokenDir + svc) {
 			u, ok := strings.CutSuffix(e.Name(), ".json")
 			if !ok || slices.Contains(users, u) || (svc == "whostmgr" && u == store.RootUser) {
 				continue
@@ -286,7 +292,7 @@ func (r *reader) readTree() {
 // with their ACLs.
 func (r *reader) resellers(file string) map[string][]string {
 	out := map[string][]string{}
-	data, ok := r.read(importer.KindFile, "", file)
+	data, ok := r.read(file)
 	if !ok {
 		return out
 	}
@@ -310,7 +316,7 @@ func (r *reader) resellers(file string) map[string][]string {
 // (an account without one has home/USER).
 func (r *reader) homes() map[string]string {
 	out := map[string]string{}
-	data, ok := r.read(importer.KindFile, "", "etc/passwd")
+	data, ok := r.read("etc/passwd")
 	if !ok {
 		return out
 	}
@@ -336,7 +342,7 @@ func (r *reader) homes() map[string]string {
 // unpacked).
 func (r *reader) readCpmove() {
 	var users []string
-	for _, e := range r.readDir(importer.KindFile, "", "cp") {
+	for _, e := range r.readDir("cp") {
 		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
 			users = append(users, e.Name())
 		}
@@ -360,14 +366,14 @@ func (r *reader) readCpmove() {
 		cpTokens: "api_tokens/cpanel", whmTokens: "api_tokens/whostmgr",
 		homeEtc: "homedir/etc", hashAt: r.where("shadow", 0),
 	}
-	if data, ok := r.read(importer.KindAccount, u, "shadow"); ok {
+	if data, ok := r.read("shadow"); ok {
 		first, _, _ := strings.Cut(string(data), "\n")
 		in.hash, in.hashFound, in.hashAt = strings.TrimSpace(first), true, r.where("shadow", 1)
 	} else {
 		r.warn(importer.KindAccount, u, "shadow", 0, "is missing: the account comes without a password")
 	}
 	in.acls, in.reseller = r.resellers("resellerconfig/resellers")[u]
-	for _, e := range r.readDir(importer.KindDatabase, u, "mysql") {
+	for _, e := range r.readDir("mysql") {
 		if db, ok := strings.CutSuffix(e.Name(), ".create"); ok && e.Type().IsRegular() {
 			in.dbs = append(in.dbs, db)
 		}
@@ -381,7 +387,7 @@ func (r *reader) readCpmove() {
 // account builds the account of in with its mailboxes and tokens.
 func (r *reader) account(in acctInput) {
 	u := in.user
-	data, ok := r.read(importer.KindAccount, u, in.cpuser)
+	data, ok := r.read(in.cpuser)
 	if !ok {
 		return
 	}
@@ -421,7 +427,7 @@ func (r *reader) account(in acctInput) {
 	// main, addon, parked and sub domains of userdata/main.
 	main := strings.ToLower(kv["DNS"])
 	var ud userdataMain
-	if data, ok := r.read(importer.KindAccount, u, in.userdata); ok {
+	if data, ok := r.read(in.userdata); ok {
 		var probs []lineProblem
 		ud, probs = parseUserdataMain(data)
 		for _, p := range probs {
@@ -453,8 +459,8 @@ func (r *reader) account(in acctInput) {
 	}
 
 	// Suspension: SUSPENDED=1, or the reason file, or the root lock.
-	reasonData, hasReason := r.read(importer.KindAccount, u, in.suspended)
-	lockData, locked := r.read(importer.KindAccount, u, in.lock)
+	reasonData, hasReason := r.read(in.suspended)
+	lockData, locked := r.read(in.lock)
 	if kv["SUSPENDED"] == "1" || hasReason || locked {
 		a.Suspended = true
 		a.SuspendReason = note(reasonData)
@@ -551,7 +557,7 @@ func note(b []byte) string {
 // passwd (login:…) and quota (login:bytes).
 func (r *reader) mailboxes(u, etc string) []importer.Mailbox {
 	var out []importer.Mailbox
-	for _, e := range r.readDir(importer.KindMailbox, u, etc) {
+	for _, e := range r.readDir(etc) {
 		if !e.IsDir() {
 			continue
 		}
@@ -562,7 +568,7 @@ func (r *reader) mailboxes(u, etc string) []importer.Mailbox {
 		dir := etc + "/" + e.Name()
 		quotas := map[string]int64{}
 		var badQuota map[string]int
-		if data, ok := r.read(importer.KindMailbox, u, dir+"/quota"); ok {
+		if data, ok := r.read(dir + "/quota"); ok {
 			pairs, probs := parsePairs(data)
 			for _, p := range probs {
 				r.problem(importer.KindMailbox, "", dir+"/quota", p.line, p.reason)
@@ -582,9 +588,9 @@ func (r *reader) mailboxes(u, etc string) []importer.Mailbox {
 				}
 			}
 		}
-		data, ok := r.read(importer.KindMailbox, u, dir+"/shadow")
+		data, ok := r.read(dir + "/shadow")
 		if !ok {
-			if _, err := fs.Stat(r.fs, dir+"/passwd"); err == nil {
+			if !r.exists(dir+"/shadow") && r.exists(dir+"/passwd") {
 				r.problem(importer.KindMailbox, "", dir+"/shadow", 0, "is missing: the mailboxes of “"+domain+"” were not imported")
 			}
 			continue
@@ -619,7 +625,7 @@ func (r *reader) mailboxes(u, etc string) []importer.Mailbox {
 				Source:  r.where(dir+"/shadow", en.line),
 			})
 		}
-		if data, ok := r.read(importer.KindMailbox, u, dir+"/passwd"); ok {
+		if data, ok := r.read(dir + "/passwd"); ok {
 			for _, f := range parseColons(data, true) {
 				login := strings.ToLower(strings.TrimSpace(f.fields[0]))
 				if store.ValidLocalPart(login) && !seen[login] {
@@ -658,7 +664,7 @@ func mailboxHash(h string) (hash string, suspended bool) {
 func (r *reader) tokens(in acctInput) []importer.Token {
 	u := in.user
 	var out []importer.Token
-	if data, ok := r.read(importer.KindToken, u, in.cpTokens); ok {
+	if data, ok := r.read(in.cpTokens); ok {
 		ts, probs := parseTokens(data)
 		for _, p := range probs {
 			r.problem(importer.KindToken, u, in.cpTokens, p.line, p.reason)
@@ -671,7 +677,7 @@ func (r *reader) tokens(in acctInput) []importer.Token {
 			out = append(out, r.token(t, in.cpTokens))
 		}
 	}
-	if data, ok := r.read(importer.KindToken, u, in.whmTokens); ok {
+	if data, ok := r.read(in.whmTokens); ok {
 		if !in.reseller {
 			if ts, _ := parseTokens(data); len(ts) > 0 {
 				r.problem(importer.KindToken, u, in.whmTokens, 0, "holds WHM tokens of “"+u+"”, which is not a reseller; they were not imported")
