@@ -124,6 +124,14 @@ func TestImportCPanel(t *testing.T) {
 	if !good {
 		t.Error("report not ok")
 	}
+	// Quotas (bytes) and login suspensions came with the mailboxes.
+	var boxes []string
+	for _, r := range rows(ok(t, srv.DataDir, "", "mailbox", "list", "--account", "alice")) {
+		boxes = append(boxes, strings.Join(r, " "))
+	}
+	if !slices.Equal(boxes, []string{"info@alice.test alice false 1073741824", "sales@shop.test alice true unlimited"}) {
+		t.Errorf("alice's mailboxes %q", boxes)
+	}
 
 	// Again: everything unchanged, nothing written.
 	again := filepath.Join(t.TempDir(), "again.json")

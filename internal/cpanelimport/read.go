@@ -741,7 +741,7 @@ func restricted(what, limits string, list []string) string {
 	if l == "" {
 		l = "none"
 	}
-	return fmt.Sprintf("is a %s that cPanel limited to some %s (%s); uapid's tokens have all of their owner's rights, so it was not imported (--allow-restricted-tokens imports it with full rights)", what, limits, l)
+	return fmt.Sprintf("is a %s that cPanel limited (%s: %s); uapid's tokens have all of their owner's rights, so it was not imported (--allow-restricted-tokens imports it with full rights)", what, limits, l)
 }
 
 func (r *reader) token(t apiToken, file string) importer.Token {

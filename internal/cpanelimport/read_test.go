@@ -151,7 +151,7 @@ func TestReadTree(t *testing.T) {
 	if office := alice.Tokens[2]; !slices.Equal(office.AllowIPs, []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::1/128")}) {
 		t.Errorf("office allows %v", office.AllowIPs)
 	}
-	if !hasProblem(batch, importer.KindToken, "alice/limited", "api_tokens_v2/cpanel/alice.json", "limited to some features (email)", "--allow-restricted-tokens") {
+	if !hasProblem(batch, importer.KindToken, "alice/limited", "api_tokens_v2/cpanel/alice.json", "limited (features: email)", "--allow-restricted-tokens") {
 		t.Errorf("no problem about alice/limited:\n%s", strings.Join(problems(batch), "\n"))
 	}
 
@@ -178,7 +178,7 @@ func TestReadTree(t *testing.T) {
 	if got := tokenNames(batch.RootTokens); !slices.Equal(got, []string{"billing", "expired"}) {
 		t.Errorf("root's tokens %v", got)
 	}
-	if !hasProblem(batch, importer.KindToken, "root/readonly", "whostmgr/root.json", "limited to some ACLs (list-accts)") {
+	if !hasProblem(batch, importer.KindToken, "root/readonly", "whostmgr/root.json", "limited (ACLs: list-accts)") {
 		t.Errorf("no problem about root/readonly:\n%s", strings.Join(problems(batch), "\n"))
 	}
 	if len(batch.Problems) != 2 {
