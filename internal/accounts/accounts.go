@@ -1,8 +1,8 @@
 // Package accounts is the account lifecycle of uapid, written once and
 // used by the WHM functions, the UAPI functions and the `uapid` admin
 // commands alike: creating, suspending, unsuspending and removing
-// accounts, changing passwords, issuing and revoking API tokens, adding
-// and removing mailboxes. Each operation changes the directory through
+// accounts, changing passwords, issuing, importing and revoking API
+// tokens, adding and removing mailboxes. Each operation changes the directory through
 // its create-only or update-in-transaction calls, ends the sessions it
 // must (which drops their temporary database users through the session
 // manager's end hook), and writes its audit event.
@@ -20,7 +20,8 @@
 //   - changing root's password: root's sessions;
 //   - suspending a mailbox's login, changing its password or removing it:
 //     that mailbox's sessions;
-//   - unsuspending, and issuing or revoking API tokens, end nothing.
+//   - unsuspending, and issuing, importing or revoking API tokens, end
+//     nothing.
 package accounts
 
 import (

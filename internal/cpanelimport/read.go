@@ -176,11 +176,10 @@ func (r *reader) readDir(dir string) []fs.DirEntry {
 
 // acctInput is where the files of one account are in a source.
 type acctInput struct {
-	user      string
-	cpuser    string // the account file
-	hash      string
-	hashFound bool
-	hashAt    importer.Where
+	user   string
+	cpuser string // the account file
+	hash   string
+	hashAt importer.Where
 	// owner is the owner from /etc/trueuserowners ("": none), used when
 	// the account file names none.
 	owner     string
@@ -256,7 +255,7 @@ func (r *reader) readTree() {
 			hashAt:    r.where("etc/shadow", 0),
 		}
 		if e, ok := hashes[u]; ok {
-			in.hash, in.hashFound, in.hashAt = e.hash, true, r.where("etc/shadow", e.line)
+			in.hash, in.hashAt = e.hash, r.where("etc/shadow", e.line)
 		} else if shadowFound {
 			r.warn(importer.KindAccount, u, "etc/shadow", 0, "has no entry for the account: it comes without a password")
 		}
@@ -368,7 +367,7 @@ func (r *reader) readCpmove() {
 	}
 	if data, ok := r.read("shadow"); ok {
 		first, _, _ := strings.Cut(string(data), "\n")
-		in.hash, in.hashFound, in.hashAt = strings.TrimSpace(first), true, r.where("shadow", 1)
+		in.hash, in.hashAt = strings.TrimSpace(first), r.where("shadow", 1)
 	} else {
 		r.warn(importer.KindAccount, u, "shadow", 0, "is missing: the account comes without a password")
 	}
