@@ -15,8 +15,10 @@ import (
 	"github.com/uapid/uapid/internal/accounts"
 	"github.com/uapid/uapid/internal/importer"
 	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/secretbox"
 	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/store/sqlstore"
+	"github.com/uapid/uapid/internal/store/sqlstore/pgtest"
 )
 
 func newDir(t *testing.T) store.Directory {
@@ -27,6 +29,24 @@ func newDir(t *testing.T) store.Directory {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db.Directory()
+}
+
+// onEachStore runs test on a fresh SQLite store and on a fresh PostgreSQL
+// schema.
+func onEachStore(t *testing.T, test func(t *testing.T, d store.Directory)) {
+	t.Run("SQLite", func(t *testing.T) { test(t, newDir(t)) })
+	t.Run("PostgreSQL", func(t *testing.T) {
+		box, err := secretbox.New(secretbox.NewKey(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := sqlstore.OpenPostgres(context.Background(), pgtest.Schema(t, pgtest.NewDatabase(t)), sqlstore.Options{Box: box})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		test(t, db.Directory())
+	})
 }
 
 func hash(t *testing.T, pw string) string {
@@ -112,8 +132,13 @@ func counts(r *importer.Report) string {
 // TestImportThenAgain: everything comes over as it was (owner first),
 // then a second import finds everything unchanged.
 func TestImportThenAgain(t *testing.T) {
+	onEachStore(t, func(t *testing.T, d store.Directory) {
+		testImportThenAgain(t, d)
+	})
+}
+
+func testImportThenAgain(t *testing.T, d store.Directory) {
 	ctx := context.Background()
-	d := newDir(t)
 	b := batch(t)
 	r := run(t, d, false, b)
 	if got, want := counts(r), "account:2/0/0/0 domain:3/0/0/0 database:1/0/0/0 mailbox:2/0/0/0 token:3/0/0/0 file:0/0/0/0"; got != want || !r.OK() {
@@ -205,8 +230,13 @@ func TestDryRun(t *testing.T) {
 // TestConflicts: what uapid has and differs is never touched, and is
 // reported; the rest goes on.
 func TestConflicts(t *testing.T) {
+	onEachStore(t, func(t *testing.T, d store.Directory) {
+		testConflicts(t, d)
+	})
+}
+
+func testConflicts(t *testing.T, d store.Directory) {
 	ctx := context.Background()
-	d := newDir(t)
 	other := hash(t, "other")
 	for _, a := range []store.Account{
 		{User: "alice", PasswordHash: other, Domains: []string{"alice.test"}},
@@ -474,8 +504,13 @@ func (s *staleDir) ListTokens(ctx context.Context, user string) ([]store.Token, 
 // then compared: equal is unchanged, different a conflict; nothing is
 // replaced.
 func TestCreatedMeanwhile(t *testing.T) {
+	onEachStore(t, func(t *testing.T, d store.Directory) {
+		testCreatedMeanwhile(t, d)
+	})
+}
+
+func testCreatedMeanwhile(t *testing.T, d store.Directory) {
 	ctx := context.Background()
-	d := newDir(t)
 	b := batch(t)
 	if r := run(t, d, false, b); !r.OK() {
 		t.Fatal(text(t, r))
