@@ -1,8 +1,8 @@
 // Package accounts is the account lifecycle of uapid, written once and
 // used by the WHM functions, the UAPI functions and the `uapid` admin
 // commands alike: creating, suspending, unsuspending and removing
-// accounts, changing passwords, issuing and revoking API tokens, adding
-// and removing mailboxes. Each operation changes the directory through
+// accounts, changing passwords, issuing, importing and revoking API
+// tokens, adding and removing mailboxes. Each operation changes the directory through
 // its create-only or update-in-transaction calls, ends the sessions it
 // must (which drops their temporary database users through the session
 // manager's end hook), and writes its audit event.
@@ -20,7 +20,8 @@
 //   - changing root's password: root's sessions;
 //   - suspending a mailbox's login, changing its password or removing it:
 //     that mailbox's sessions;
-//   - unsuspending, and issuing or revoking API tokens, end nothing.
+//   - unsuspending, and issuing, importing or revoking API tokens, end
+//     nothing.
 package accounts
 
 import (
@@ -215,6 +216,24 @@ func (s *Service) IssueToken(ctx context.Context, user, name string, expires tim
 			Target: user, SecretFP: audit.Fingerprint(secret), Reason: "name " + name})
 		return t, secret, nil
 	}
+}
+
+// ImportToken creates the API token t with the hash it comes with (the
+// SHA-512 digest under which cPanel kept it, so that the secret cPanel
+// issued keeps working), for an import. Like IssueToken it never replaces:
+// a name in use is store.ErrExists with Field "name", a hash in use Field
+// "hash". No secret is involved, so the audit event has no fingerprint.
+func (s *Service) ImportToken(ctx context.Context, t store.Token, by Actor) (store.Token, error) {
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = s.now()
+	}
+	t.User = strings.ToLower(t.User)
+	if err := s.Dir.CreateToken(ctx, t); err != nil {
+		return store.Token{}, err
+	}
+	s.Audit.Log(ctx, audit.Event{Event: audit.TokenCreate, Actor: by.User, Method: by.Method,
+		Target: t.User, Reason: "name " + t.Name + " (imported)"})
+	return t, nil
 }
 
 // RevokeToken revokes user's token name (store.ErrNotFound when there is

@@ -334,7 +334,9 @@ func denyNotFound(err error) error {
 
 // token authenticates an API token. scheme is "cpanel" (cPanel ports) or
 // "whm" (WHM ports); an account's tokens work as cpanel tokens, root's and
-// resellers' tokens as whm tokens. No brute-force accounting: its caller
+// resellers' tokens as whm tokens. A token is found by the SHA-256 of the
+// secret (tokens uapid issued) or else by its SHA-512 (tokens imported
+// from cPanel with their digests). No brute-force accounting: its caller
 // does it.
 func (a *Authenticator) token(ctx context.Context, service, scheme, user, secret string, remote netip.Addr) (uapi.Caller, error) {
 	user = strings.ToLower(user)
@@ -370,6 +372,13 @@ func (a *Authenticator) token(ctx context.Context, service, scheme, user, secret
 	}
 	h := HashToken(secret)
 	t, err := v.token(ctx, user, h)
+	if errors.Is(err, store.ErrNotFound) {
+		// Not a token uapid issued: perhaps one carried over from cPanel,
+		// stored as cPanel keeps it (SHA-512). Only now is that hash
+		// computed, so uapid's own tokens cost nothing more.
+		h = hashTokenCPanel(secret)
+		t, err = v.token(ctx, user, h)
+	}
 	if err != nil {
 		return uapi.Caller{}, denyNotFound(err)
 	}

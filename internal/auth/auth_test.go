@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"net/netip"
@@ -197,5 +198,93 @@ func TestTokenRules(t *testing.T) {
 	check(fenced, netip.Addr{}, false)
 	if _, err := a.token(ctx, uapi.ServiceWHM, "whm", "alice", secret, out); !errors.Is(err, ErrDenied) {
 		t.Fatal("a non-reseller's token worked as a whm token")
+	}
+}
+
+// hashLenDir counts TokenByHash lookups by hash length.
+type hashLenDir struct {
+	store.Directory
+	lookups map[int]int
+}
+
+func (c *hashLenDir) TokenByHash(ctx context.Context, user string, hash []byte) (store.Token, error) {
+	c.lookups[len(hash)]++
+	return c.Directory.TokenByHash(ctx, user, hash)
+}
+
+// TestTokenSHA512: a token stored as cPanel keeps it (the SHA-512 of the
+// secret, as the cPanel importer carries it over) authenticates with its
+// secret, under the same rules as uapid's own tokens (expiry, allow-list,
+// whm only for root and resellers); the SHA-512 is looked up only when the
+// SHA-256 finds nothing.
+func TestTokenSHA512(t *testing.T) {
+	ctx := context.Background()
+	d := newDir(t)
+	for _, a := range []store.Account{
+		{User: "res", Domains: []string{"res.test"}, Reseller: true},
+		{User: "alice", Domains: []string{"alice.test"}, Owner: "res"},
+	} {
+		if err := d.PutAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sha512of := func(s string) []byte { h := sha512.Sum512([]byte(s)); return h[:] }
+	now := time.Now()
+	cp, expired, fenced, whm, rootTok, own := NewTokenSecret(), NewTokenSecret(), NewTokenSecret(), NewTokenSecret(), NewTokenSecret(), NewTokenSecret()
+	for _, tk := range []store.Token{
+		{User: "alice", Name: "cp", Hash: sha512of(cp)},
+		{User: "alice", Name: "old", Hash: sha512of(expired), ExpiresAt: now.Add(-time.Second)},
+		{User: "alice", Name: "fenced", Hash: sha512of(fenced), AllowIPs: []netip.Prefix{netip.MustParsePrefix("2001:db8::/32"), netip.MustParsePrefix("10.0.0.0/8")}},
+		{User: "res", Name: "whm", Hash: sha512of(whm)},
+		{User: "root", Name: "billing", Hash: sha512of(rootTok)},
+		{User: "alice", Name: "own", Hash: HashToken(own)},
+	} {
+		if err := d.CreateToken(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cd := &hashLenDir{Directory: d, lookups: map[int]int{}}
+	a := &Authenticator{Dir: cd}
+	in, in6, out := netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("2001:db8::7"), netip.MustParseAddr("192.0.2.1")
+	for _, c := range []struct {
+		name                          string
+		service, scheme, user, secret string
+		remote                        netip.Addr
+		want                          bool
+	}{
+		{"cPanel token", uapi.ServiceCPanel, "cpanel", "alice", cp, out, true},
+		{"user in upper case", uapi.ServiceCPanel, "cpanel", "ALICE", cp, out, true},
+		{"another user's", uapi.ServiceCPanel, "cpanel", "res", cp, out, false},
+		{"expired", uapi.ServiceCPanel, "cpanel", "alice", expired, out, false},
+		{"inside the allow-list", uapi.ServiceCPanel, "cpanel", "alice", fenced, in, true},
+		{"inside the allow-list (IPv6)", uapi.ServiceCPanel, "cpanel", "alice", fenced, in6, true},
+		{"outside the allow-list", uapi.ServiceCPanel, "cpanel", "alice", fenced, out, false},
+		{"reseller as whm", uapi.ServiceWHM, "whm", "res", whm, out, true},
+		{"account as whm", uapi.ServiceWHM, "whm", "alice", cp, out, false},
+		{"root as whm", uapi.ServiceWHM, "whm", "root", rootTok, out, true},
+		{"root as cpanel", uapi.ServiceCPanel, "cpanel", "root", rootTok, out, false},
+		{"unknown secret", uapi.ServiceCPanel, "cpanel", "alice", NewTokenSecret(), out, false},
+	} {
+		_, err := a.token(ctx, c.service, c.scheme, c.user, c.secret, c.remote)
+		if (err == nil) != c.want || (err != nil && !errors.Is(err, ErrDenied)) {
+			t.Errorf("%s: err %v, want ok=%v", c.name, err, c.want)
+		}
+	}
+	// uapid's own token: one SHA-256 lookup, no SHA-512.
+	clear(cd.lookups)
+	if _, err := a.token(ctx, uapi.ServiceCPanel, "cpanel", "alice", own, out); err != nil {
+		t.Fatal(err)
+	}
+	if cd.lookups[64] != 0 {
+		t.Errorf("a SHA-256 token cost %d SHA-512 lookups", cd.lookups[64])
+	}
+	// The SHA-512 of the secret stored as if it were a SHA-256 (its first
+	// half) matches nothing.
+	half := NewTokenSecret()
+	if err := d.CreateToken(ctx, store.Token{User: "alice", Name: "half", Hash: sha512of(half)[:32]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.token(ctx, uapi.ServiceCPanel, "cpanel", "alice", half, out); !errors.Is(err, ErrDenied) {
+		t.Errorf("the first half of a SHA-512 authenticated: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"fmt"
 )
 
@@ -45,8 +46,16 @@ func ValidTokenSecret(s string) bool {
 }
 
 // HashToken returns the SHA-256 of an API token secret, the form in which
-// tokens are stored and looked up.
+// the tokens uapid issues are stored and looked up.
 func HashToken(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// hashTokenCPanel returns the SHA-512 of an API token secret: the form in
+// which cPanel keeps its tokens, and so the stored hash of tokens carried
+// over from cPanel with their digests.
+func hashTokenCPanel(secret string) []byte {
+	h := sha512.Sum512([]byte(secret))
 	return h[:]
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -229,9 +230,13 @@ func mailboxCmd(args []string, env *Env) error {
 				return err
 			}
 			tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ADDRESS\tACCOUNT\tLOGIN SUSPENDED")
+			fmt.Fprintln(tw, "ADDRESS\tACCOUNT\tLOGIN SUSPENDED\tQUOTA")
 			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%t\n", m.Address, m.Account, m.SuspendedLogin)
+				quota := "unlimited"
+				if m.Quota > 0 {
+					quota = strconv.FormatInt(m.Quota, 10)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", m.Address, m.Account, m.SuspendedLogin, quota)
 			}
 			return tw.Flush()
 		})

@@ -1,7 +1,7 @@
-// Package cli implements uapid's commands: `uapid` (serve, import, the admin
-// commands, version), `uapi` and `whmapi1`. Each entry point takes its
-// arguments and streams and returns an exit code, so tests run them
-// in-process.
+// Package cli implements uapid's commands: `uapid` (serve, import,
+// import-cpanel, the admin commands, version), `uapi` and `whmapi1`. Each
+// entry point takes its arguments and streams and returns an exit code, so
+// tests run them in-process.
 package cli
 
 import (
@@ -49,6 +49,8 @@ const uapidUsage = `usage: uapid <command> [options]
 commands:
   serve                 run the server (see "uapid serve --help")
   import FILE           load a fixture file into the store (idempotent)
+  import-cpanel PATH... bring accounts, mailboxes and API tokens over from cPanel
+                        (a server's root or pkgacct archives; --dry-run, --json FILE)
   account add|list|suspend|unsuspend|remove|passwd
   mailbox add|list|suspend|unsuspend|remove|passwd
   token create|list|revoke
@@ -72,6 +74,8 @@ func Main(args []string, env *Env) int {
 		err = serve(args[1:], env)
 	case "import":
 		err = importCmd(args[1:], env)
+	case "import-cpanel":
+		err = importCPanelCmd(args[1:], env)
 	case "account":
 		err = accountCmd(args[1:], env)
 	case "mailbox":

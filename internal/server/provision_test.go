@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/uapid/uapid/internal/passwd"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/testserver"
 )
 
@@ -151,6 +153,17 @@ func TestEmailAddPop(t *testing.T) {
 	}
 	if d := provOK(t, add("email", "other", "domain", "shop.alice.test", "password", "Good-pass-1")); d != "other+shop.alice.test" {
 		t.Fatalf("domain argument: %v", d)
+	}
+	// The quota is kept in bytes; "unlimited" and none are 0.
+	db, err := sqlstore.OpenSQLite(t.Context(), filepath.Join(srv.DataDir, "uapid.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for addr, want := range map[string]int64{"new@alice.test": 500 << 20, "full@shop.alice.test": 0, "other@shop.alice.test": 0} {
+		if m, err := db.Directory().GetMailbox(t.Context(), addr); err != nil || m.Quota != want {
+			t.Errorf("quota of %s = %d, %v; want %d", addr, m.Quota, err, want)
+		}
 	}
 	// The new mailbox exists for the Session module and logs in.
 	if typ := provCheckPassword(t, srv, alice, "new", "alice.test", "Good-pass-1"); typ != "" {

@@ -69,8 +69,8 @@ type Directory interface {
 	// An empty Account means the domain's owner.
 	CreateMailbox(ctx context.Context, m Mailbox) error
 	// UpdateMailbox runs fn on the stored mailbox inside the store's
-	// transaction and stores its password hash and login suspension
-	// (address and account cannot change).
+	// transaction and stores its password hash, login suspension and
+	// quota (address and account cannot change).
 	UpdateMailbox(ctx context.Context, address string, fn func(*Mailbox) error) (Mailbox, error)
 	// PutMailbox creates or replaces a mailbox (fixtures only).
 	PutMailbox(ctx context.Context, m Mailbox) error

@@ -215,6 +215,9 @@ func NormalizeMailbox(m Mailbox) (Mailbox, string, error) {
 	if !ValidPasswordHash(m.PasswordHash) {
 		return m, "", Errorf(ErrInvalid, "the password hash of “%s” is not a valid crypt string", m.Address)
 	}
+	if m.Quota < 0 {
+		return m, "", Errorf(ErrInvalid, "the quota of “%s” is negative", m.Address)
+	}
 	return m, domain, nil
 }
 

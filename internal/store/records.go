@@ -52,7 +52,11 @@ type Mailbox struct {
 	Account        string // owning cPanel account user
 	PasswordHash   string // crypt(3) string
 	SuspendedLogin bool
-	CreatedAt      time.Time
+	// Quota is the mailbox's disk quota in bytes (0: unlimited). uapid
+	// keeps it for what reads it (an import, the mail server); it does
+	// not enforce it.
+	Quota     int64
+	CreatedAt time.Time
 }
 
 // Token is an API token. The secret is shown once at creation; only its

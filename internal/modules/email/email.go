@@ -108,24 +108,30 @@ func (d *Deps) ownMailbox(ctx context.Context, acct store.Account, addr string) 
 	return m, true, nil
 }
 
-// quota checks the optional "quota" argument: a whole number of megabytes
-// (0 is unlimited) or "unlimited". uapid does not enforce mail quotas.
-func quotaProblem(c *uapi.Call) string {
+// quota reads the optional "quota" argument: a whole number of megabytes
+// (0 is unlimited) or "unlimited", as cPanel takes it. It returns the
+// quota in bytes (0: unlimited), or a message when the value is not
+// valid. uapid stores the quota but does not enforce it.
+func quota(c *uapi.Call) (bytes int64, msg string) {
 	q, ok := c.Args.Get("quota")
 	if !ok || q == "" || strings.EqualFold(q, "unlimited") {
-		return ""
+		return 0, ""
 	}
-	if n, err := strconv.ParseUint(q, 10, 64); err != nil || n > 4294967296 {
-		return "The “quota” argument must be a whole number of megabytes (0 for unlimited) or “unlimited”."
+	n, err := strconv.ParseUint(q, 10, 64)
+	if err != nil || n > maxQuotaMB {
+		return 0, "The “quota” argument must be a whole number of megabytes (0 for unlimited) or “unlimited”."
 	}
-	return ""
+	return int64(n) << 20, ""
 }
+
+// maxQuotaMB is the largest quota add_pop takes, in megabytes (4 PiB).
+const maxQuotaMB = 4294967296
 
 // addPop creates a mailbox. Arguments (cPanel's): email (local part or full
 // address), password (or password_hash, a crypt string, instead), domain
-// (default: the main domain), quota, send_welcome_email and skip_update_db
-// (accepted; uapid keeps no quotas, sends no mail and has no cache to
-// update). data is the new address with "+" for "@", as cPanel answers.
+// (default: the main domain), quota (megabytes, kept but not enforced),
+// send_welcome_email and skip_update_db (accepted; uapid sends no mail and
+// has no cache to update). data is the new address with "+" for "@", as cPanel answers.
 func (d *Deps) addPop(ctx context.Context, c *uapi.Call) (uapi.Result, error) {
 	if c.Caller.Service == uapi.ServiceWebmail {
 		return notPermittedInWebmail("add_pop"), nil
@@ -178,11 +184,12 @@ func (d *Deps) addPop(ctx context.Context, c *uapi.Call) (uapi.Result, error) {
 			return uapi.Result{}, err
 		}
 	}
-	if msg := quotaProblem(c); msg != "" {
+	quotaBytes, msg := quota(c)
+	if msg != "" {
 		return uapi.Fail(msg), nil
 	}
 
-	err = d.Accounts.AddMailbox(ctx, store.Mailbox{Address: addr, Account: acct.User, PasswordHash: hash}, actor(c, "add_pop"))
+	err = d.Accounts.AddMailbox(ctx, store.Mailbox{Address: addr, Account: acct.User, PasswordHash: hash, Quota: quotaBytes}, actor(c, "add_pop"))
 	if errors.Is(err, store.ErrExists) {
 		// cPanel's text, which names the address without quotes.
 		return uapi.Fail("The account " + addr + " already exists!"), nil

@@ -475,12 +475,12 @@ func (d *Directory) DomainOwner(ctx context.Context, domain string) (string, err
 
 // ---- mailboxes ----
 
-const mailboxCols = `address, account, password_hash, suspended_login, created_at`
+const mailboxCols = `address, account, password_hash, suspended_login, created_at, quota`
 
 func scanMailbox(sc scanner) (store.Mailbox, error) {
 	var m store.Mailbox
 	var created int64
-	err := sc.Scan(&m.Address, &m.Account, &m.PasswordHash, &m.SuspendedLogin, &created)
+	err := sc.Scan(&m.Address, &m.Account, &m.PasswordHash, &m.SuspendedLogin, &created, &m.Quota)
 	m.CreatedAt = fromNanos(created)
 	return m, err
 }
@@ -588,8 +588,8 @@ func (d *Directory) insertMailbox(ctx context.Context, tx *sql.Tx, m store.Mailb
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = time.Now()
 	}
-	_, err := d.db.exec(ctx, tx, `INSERT INTO directory_mailboxes (address, account, domain, password_hash, suspended_login, created_at)
-		VALUES (?, ?, ?, ?, ?, ?)`, m.Address, m.Account, domain, m.PasswordHash, m.SuspendedLogin, nanos(m.CreatedAt))
+	_, err := d.db.exec(ctx, tx, `INSERT INTO directory_mailboxes (address, account, domain, password_hash, suspended_login, created_at, quota)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, m.Address, m.Account, domain, m.PasswordHash, m.SuspendedLogin, nanos(m.CreatedAt), m.Quota)
 	if d.db.d.violates(err) {
 		return store.FieldErrorf(store.ErrExists, "address", "the mailbox “%s” already exists", m.Address)
 	}
@@ -656,6 +656,9 @@ func (d *Directory) UpdateMailbox(ctx context.Context, address string, fn func(*
 		if !store.ValidPasswordHash(m.PasswordHash) {
 			return false, store.Errorf(store.ErrInvalid, "the password hash of “%s” is not a valid crypt string", m.Address)
 		}
+		if m.Quota < 0 {
+			return false, store.Errorf(store.ErrInvalid, "the quota of “%s” is negative", m.Address)
+		}
 		out = m
 		return d.replaceMailbox(ctx, tx, old, m)
 	})
@@ -665,14 +668,15 @@ func (d *Directory) UpdateMailbox(ctx context.Context, address string, fn func(*
 	return out, nil
 }
 
-// replaceMailbox stores the password hash and login suspension of m over
-// old (same address and account); it reports whether anything changed.
+// replaceMailbox stores the password hash, login suspension and quota of
+// m over old (same address and account); it reports whether anything
+// changed.
 func (d *Directory) replaceMailbox(ctx context.Context, tx *sql.Tx, old, m store.Mailbox) (bool, error) {
-	if old.PasswordHash == m.PasswordHash && old.SuspendedLogin == m.SuspendedLogin {
+	if old.PasswordHash == m.PasswordHash && old.SuspendedLogin == m.SuspendedLogin && old.Quota == m.Quota {
 		return false, nil
 	}
-	_, err := d.db.exec(ctx, tx, `UPDATE directory_mailboxes SET password_hash = ?, suspended_login = ? WHERE address = ?`,
-		m.PasswordHash, m.SuspendedLogin, m.Address)
+	_, err := d.db.exec(ctx, tx, `UPDATE directory_mailboxes SET password_hash = ?, suspended_login = ?, quota = ? WHERE address = ?`,
+		m.PasswordHash, m.SuspendedLogin, m.Quota, m.Address)
 	return err == nil, d.db.fail("update mailbox", err)
 }
 

@@ -27,9 +27,10 @@ func TestSQLiteSchema(t *testing.T) {
 	t.Parallel()
 	db, _ := tempSQLite(t)
 	for table, want := range map[string][]string{
-		"directory_accounts": accountColumns,
-		"directory_packages": packageColumns,
-		"directory_tokens":   {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
+		"directory_accounts":  accountColumns,
+		"directory_packages":  packageColumns,
+		"directory_tokens":    {"username", "name", "hash", "expires_at", "allow_ips", "created_at"},
+		"directory_mailboxes": {"address", "account", "domain", "password_hash", "suspended_login", "created_at", "quota"},
 		"sessions": {"id", "user_name", "account", "service", "token", "login_hash", "consumed", "cookie_hash",
 			"creator", "method", "origin", "locale", "return_url", "temp_user", "temp_pass", "temp_created",
 			"created_at", "last_used", "expires_at"},

@@ -262,10 +262,11 @@ func checkUpgraded(t *testing.T, db *sqlstore.DB, m upgStore, notes bool) {
 	}
 	for _, w := range m.Mailboxes {
 		mb, err := dir.GetMailbox(ctx, w.Address)
+		// The previous release kept no quota: unlimited.
 		want := store.Mailbox{Address: w.Address, Account: w.Account, PasswordHash: w.PasswordHash,
 			SuspendedLogin: w.SuspendedLogin, CreatedAt: fromNanos(w.CreatedAt)}
 		if err != nil || mb.Account != want.Account || mb.PasswordHash != want.PasswordHash ||
-			mb.SuspendedLogin != want.SuspendedLogin || !mb.CreatedAt.Equal(want.CreatedAt) {
+			mb.SuspendedLogin != want.SuspendedLogin || !mb.CreatedAt.Equal(want.CreatedAt) || mb.Quota != 0 {
 			t.Errorf("mailbox %s = %+v, %v; want %+v", w.Address, mb, err, want)
 		}
 	}

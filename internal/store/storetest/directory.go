@@ -806,6 +806,8 @@ func (s suite) testMailboxValidation(t *testing.T) {
 		{"empty hash", store.Mailbox{Address: "x@bob.test", Account: "bob"}, nil, "", "bob"},
 		{"locked hash", store.Mailbox{Address: "x@bob.test", Account: "bob", PasswordHash: "!" + hashA}, nil, "", "bob"},
 		{"suspended login", store.Mailbox{Address: "x@bob.test", Account: "bob", SuspendedLogin: true}, nil, "", "bob"},
+		{"quota", store.Mailbox{Address: "x@bob.test", Account: "bob", PasswordHash: hashA, Quota: 1 << 40}, nil, "", "bob"},
+		{"negative quota", store.Mailbox{Address: "x@bob.test", Account: "bob", Quota: -1}, store.ErrInvalid, "the quota of “x@bob.test” is negative", ""},
 		{"no at", store.Mailbox{Address: "alice.test", Account: "alice"}, store.ErrInvalid, "“alice.test” is not a valid mailbox address", ""},
 		{"bad local", store.Mailbox{Address: "a..b@alice.test", Account: "alice"}, store.ErrInvalid, "“a..b@alice.test” is not a valid mailbox address", ""},
 		{"empty local", store.Mailbox{Address: "@alice.test", Account: "alice"}, store.ErrInvalid, "is not a valid mailbox address", ""},
@@ -844,7 +846,7 @@ func (s suite) testMailboxValidation(t *testing.T) {
 			}
 			m := getMailbox(t, d, tc.m.Address)
 			if m.Address != strings.ToLower(tc.m.Address) || m.Account != tc.acct || m.PasswordHash != tc.m.PasswordHash ||
-				m.SuspendedLogin != tc.m.SuspendedLogin || m.CreatedAt.IsZero() {
+				m.SuspendedLogin != tc.m.SuspendedLogin || m.Quota != tc.m.Quota || m.CreatedAt.IsZero() {
 				t.Errorf("GetMailbox = %+v", m)
 			}
 			must(t, d.PutMailbox(ctx, tc.m))
@@ -893,9 +895,9 @@ func (s suite) testMailboxLifecycle(t *testing.T) {
 	if gen(t, d) != g {
 		t.Error("identical PutMailbox moved the generation")
 	}
-	must(t, d.PutMailbox(ctx, store.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: hashA, SuspendedLogin: true, CreatedAt: time.Unix(5, 0)}))
+	must(t, d.PutMailbox(ctx, store.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: hashA, SuspendedLogin: true, Quota: 5 << 20, CreatedAt: time.Unix(5, 0)}))
 	m = getMailbox(t, d, "info@alice.test")
-	if !m.CreatedAt.Equal(created) || m.PasswordHash != hashA || !m.SuspendedLogin {
+	if !m.CreatedAt.Equal(created) || m.PasswordHash != hashA || !m.SuspendedLogin || m.Quota != 5<<20 {
 		t.Errorf("after replace: %+v (created %v)", m, created)
 	}
 	if gen(t, d) != g+1 {
@@ -997,6 +999,14 @@ func (s suite) testUpdateMailbox(t *testing.T) {
 			func(m store.Mailbox) bool { return m.Address == "info@alice.test" }},
 		{"move to another account", update("info@alice.test", func(m *store.Mailbox) { m.Account = "bob" }), store.ErrInvalid, false,
 			func(m store.Mailbox) bool { return m.Account == "alice" }},
+		{"quota", update("info@alice.test", func(m *store.Mailbox) { m.Quota = 1 << 30 }), nil, true,
+			func(m store.Mailbox) bool { return m.Quota == 1<<30 }},
+		{"same quota", update("info@alice.test", func(m *store.Mailbox) { m.Quota = 1 << 30 }), nil, false,
+			func(m store.Mailbox) bool { return m.Quota == 1<<30 }},
+		{"negative quota", update("info@alice.test", func(m *store.Mailbox) { m.Quota = -5 }), store.ErrInvalid, false,
+			func(m store.Mailbox) bool { return m.Quota == 1<<30 }},
+		{"unlimited quota", update("info@alice.test", func(m *store.Mailbox) { m.Quota = 0 }), nil, true,
+			func(m store.Mailbox) bool { return m.Quota == 0 }},
 		{"CreatedAt is kept", update("info@alice.test", func(m *store.Mailbox) { m.CreatedAt = time.Unix(5, 0) }), nil, false,
 			func(m store.Mailbox) bool { return m.CreatedAt.Equal(orig.CreatedAt) }},
 		{"CreatedAt is kept on a change", update("info@alice.test", func(m *store.Mailbox) { m.CreatedAt, m.SuspendedLogin = time.Unix(5, 0), true }), nil, true,

@@ -560,8 +560,11 @@ func (h *memHandle) UpdateMailbox(ctx context.Context, address string, fn func(*
 	if !store.ValidPasswordHash(m.PasswordHash) {
 		return store.Mailbox{}, store.Errorf(store.ErrInvalid, "the password hash of “%s” is not a valid crypt string", address)
 	}
+	if m.Quota < 0 {
+		return store.Mailbox{}, store.Errorf(store.ErrInvalid, "the quota of “%s” is negative", address)
+	}
 	next := prev
-	next.PasswordHash, next.SuspendedLogin = m.PasswordHash, m.SuspendedLogin
+	next.PasswordHash, next.SuspendedLogin, next.Quota = m.PasswordHash, m.SuspendedLogin, m.Quota
 	if next != prev {
 		s.mailboxes[address] = next
 		s.gen++
