@@ -91,6 +91,12 @@ func sweepLoop(ctx context.Context, a *app.App, log *slog.Logger) {
 		} else if n > 0 {
 			log.Info("expired sessions removed", "count", n)
 		}
+		n, err = a.OAuth.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("OAuth code and token sweep failed", "error", err.Error())
+		} else if n > 0 {
+			log.Debug("expired OAuth codes and tokens removed", "count", n)
+		}
 		n, err = a.SweepTempUsers(ctx)
 		if err != nil && ctx.Err() == nil {
 			log.Error("temporary user sweep failed", "error", err.Error())

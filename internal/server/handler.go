@@ -182,6 +182,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, service string, s
 			return
 		}
 		s.serveWHM(w, r, service, token, hasToken, strings.TrimPrefix(path, "/json-api/"))
+	case service == uapi.ServiceWebmail && !hasToken && oauthRoute(path):
+		s.serveOAuth(w, r, secure, path)
 	default:
 		s.serveWeb(w, r, service, secure, token, hasToken, path)
 	}
