@@ -141,7 +141,7 @@ func (s *Server) oauthParams(r *http.Request) (map[string]string, *oauth.Error) 
 func (s *Server) clientAuth(r *http.Request, p map[string]string) (oauth.ClientAuth, *oauth.Error) {
 	ca := oauth.ClientAuth{Remote: s.clientAddr(r)}
 	if h := r.Header.Get("Authorization"); h != "" {
-		id, secret, ok := basicCredentials(h)
+		id, secret, raw, ok := basicCredentials(h)
 		if !ok {
 			return ca, &oauth.Error{Code: oauth.ErrInvalidClient, Description: "The Authorization header is not HTTP Basic with a client id and secret.", Status: http.StatusUnauthorized}
 		}
@@ -152,6 +152,9 @@ func (s *Server) clientAuth(r *http.Request, p map[string]string) (oauth.ClientA
 			return ca, &oauth.Error{Code: oauth.ErrInvalidRequest, Description: "The client_id is not the authenticated client.", Status: http.StatusBadRequest}
 		}
 		ca.ID, ca.Secret, ca.Basic = id, secret, true
+		if raw != secret {
+			ca.AltSecret = raw
+		}
 		return ca, nil
 	}
 	ca.ID, ca.Secret = p["client_id"], p["client_secret"]
@@ -159,27 +162,28 @@ func (s *Server) clientAuth(r *http.Request, p map[string]string) (oauth.ClientA
 }
 
 // basicCredentials decodes an HTTP Basic header whose user and password
-// are form-urlencoded, as RFC 6749 §2.3.1 has clients send them.
-func basicCredentials(h string) (user, pass string, ok bool) {
+// are form-urlencoded, as RFC 6749 §2.3.1 has clients send them; raw is
+// the password as sent (clients that do not encode it send that).
+func basicCredentials(h string) (user, pass, raw string, ok bool) {
 	scheme, rest, found := strings.Cut(h, " ")
 	if !found || !strings.EqualFold(scheme, "basic") {
-		return "", "", false
+		return "", "", "", false
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
+	dec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rest))
 	if err != nil {
-		return "", "", false
+		return "", "", "", false
 	}
-	u, p, found := strings.Cut(string(raw), ":")
+	u, p, found := strings.Cut(string(dec), ":")
 	if !found {
-		return "", "", false
+		return "", "", "", false
 	}
 	if user, err = url.QueryUnescape(u); err != nil {
-		return "", "", false
+		return "", "", "", false
 	}
 	if pass, err = url.QueryUnescape(p); err != nil {
-		return "", "", false
+		pass = p
 	}
-	return user, pass, user != ""
+	return user, pass, p, user != ""
 }
 
 // ---- authorization endpoint ----
@@ -341,6 +345,9 @@ func (s *Server) oauthUserInfo(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"sub": ui.Sub, "preferred_username": ui.PreferredUsername}
 	if ui.Email != "" {
 		out["email"] = ui.Email
+	}
+	if ui.ReturnURL != "" {
+		out["return_url"] = ui.ReturnURL
 	}
 	writeRawJSON(w, http.StatusOK, out)
 }

@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -300,6 +301,10 @@ func (p *Provider) IssueCode(ctx context.Context, req AuthorizeRequest, sess sto
 // the client_id and client_secret of HTTP Basic or of the body.
 type ClientAuth struct {
 	ID, Secret string
+	// AltSecret, when not empty, is another reading of the secret that
+	// is accepted as well: HTTP Basic credentials as sent by clients that
+	// do not form-urlencode them (RFC 6749 §2.3.1 says they should).
+	AltSecret string
 	// Basic is true when they came in an Authorization header (a
 	// refusal then answers 401 with WWW-Authenticate).
 	Basic bool
@@ -322,10 +327,15 @@ func (p *Provider) authenticate(ctx context.Context, ca ClientAuth) (Client, err
 		return Client{}, fail(ErrInvalidClient, "Client authentication failed.")
 	}
 	h := sha256.Sum256([]byte(ca.Secret))
+	alt := h
+	if ca.AltSecret != "" {
+		alt = sha256.Sum256([]byte(ca.AltSecret))
+	}
 	var found Client
 	ok := 0
 	for _, c := range p.Clients {
-		m := subtle.ConstantTimeCompare(h[:], c.SecretHash[:]) & subtle.ConstantTimeCompare([]byte(ca.ID), []byte(c.ID))
+		secret := subtle.ConstantTimeCompare(h[:], c.SecretHash[:]) | subtle.ConstantTimeCompare(alt[:], c.SecretHash[:])
+		m := secret & subtle.ConstantTimeCompare([]byte(ca.ID), []byte(c.ID))
 		if m == 1 {
 			found = c
 		}
@@ -621,6 +631,10 @@ type UserInfo struct {
 	Email string
 	// PreferredUsername is the name to log in to IMAP with: Sub.
 	PreferredUsername string
+	// ReturnURL is where the session's creator wants the browser back
+	// after a logout (the return_url of create_webmail_session_for_*),
+	// when it is an absolute http(s) URL; else "".
+	ReturnURL string
 }
 
 // UserInfo answers the user info request of a client holding an access
@@ -635,6 +649,9 @@ func (p *Provider) UserInfo(ctx context.Context, token string) (UserInfo, error)
 		return UserInfo{}, err
 	}
 	ui := UserInfo{Sub: sess.User, Email: sess.User, PreferredUsername: sess.User}
+	if u, err := url.Parse(sess.ReturnURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" {
+		ui.ReturnURL = sess.ReturnURL
+	}
 	if !strings.Contains(sess.User, "@") {
 		acct, err := p.Auth.Dir.GetAccount(ctx, sess.User)
 		if err != nil {
