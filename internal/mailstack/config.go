@@ -96,6 +96,9 @@ type RoundcubeSettings struct {
 	// SQLite database; when DBPath is "" the configuration uses Debian's
 	// database settings (/etc/roundcube/debian-db-roundcube.php).
 	DBPath, LogDir, TempDir string
+	// TokenURL is where Roundcube asks for tokens ("": uapid's token
+	// endpoint; tests put a proxy there that records the tokens).
+	TokenURL string
 }
 
 // RoundcubeConfig is Roundcube's config.inc.php for w and s.
@@ -103,15 +106,19 @@ func RoundcubeConfig(w Wiring, s RoundcubeSettings) (File, error) {
 	if err := w.Check(); err != nil {
 		return File{}, err
 	}
-	if len(s.DESKey) != 24 || strings.ContainsAny(s.DESKey+s.IMAPHost+s.SMTPHost+s.DBPath+s.LogDir+s.TempDir, "'\\\n\r") {
+	if len(s.DESKey) != 24 || strings.ContainsAny(s.DESKey+s.IMAPHost+s.SMTPHost+s.DBPath+s.LogDir+s.TempDir+s.TokenURL, "'\\\n\r") {
 		return File{}, fmt.Errorf("the Roundcube settings must be plain text (and the key 24 characters)")
 	}
 	verify := "true"
 	if w.CAFile != "" {
 		verify = "'" + w.CAFile + "'"
 	}
+	tokenURL := s.TokenURL
+	if tokenURL == "" {
+		tokenURL = w.UapidURL + "/oauth2/token"
+	}
 	text, err := render("roundcube/config.inc.php.tmpl", map[string]any{
-		"UapidURL": w.UapidURL, "ClientID": w.ClientID, "ClientSecret": w.ClientSecret, "VerifyPeer": verify,
+		"UapidURL": w.UapidURL, "TokenURL": tokenURL, "ClientID": w.ClientID, "ClientSecret": w.ClientSecret, "VerifyPeer": verify,
 		"IMAPHost": s.IMAPHost, "SMTPHost": s.SMTPHost, "DESKey": s.DESKey,
 		"DBPath": s.DBPath, "LogDir": s.LogDir, "TempDir": s.TempDir,
 	})

@@ -375,6 +375,8 @@ type RoundcubeOptions struct {
 	Port int
 	// IMAPAddr is Dovecot's ("127.0.0.1:port").
 	IMAPAddr string
+	// TokenURL overrides uapid's token endpoint (RoundcubeSettings).
+	TokenURL string
 }
 
 // RedirectURI is the OAuth redirect URI of a private Roundcube on port.
@@ -410,7 +412,7 @@ func StartRoundcube(ctx context.Context, w Wiring, o RoundcubeOptions) (*Roundcu
 	}
 	db := filepath.Join(dir, "db", "roundcube.db")
 	cfg, err := RoundcubeConfig(w, RoundcubeSettings{IMAPHost: o.IMAPAddr, DESKey: randomKey(),
-		DBPath: db, LogDir: filepath.Join(dir, "logs"), TempDir: filepath.Join(dir, "temp")})
+		DBPath: db, LogDir: filepath.Join(dir, "logs"), TempDir: filepath.Join(dir, "temp"), TokenURL: o.TokenURL})
 	if err != nil {
 		return nil, err
 	}

@@ -10,12 +10,20 @@
 package stacktest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +53,60 @@ type Stack struct {
 	Wiring    mailstack.Wiring
 	Dovecot   *mailstack.Dovecot
 	Roundcube *mailstack.Roundcube // nil without Options.Roundcube
+
+	mu     sync.Mutex
+	issued []string // access tokens uapid gave Roundcube, oldest first
+}
+
+// AccessTokens returns the access tokens uapid issued to Roundcube so far,
+// oldest first. Roundcube asks for them through a proxy of the test that
+// records them; the browser and the logs never see them.
+func (s *Stack) AccessTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issued)
+}
+
+// tokenProxy forwards Roundcube's token requests to uapid and records the
+// access tokens of the answers.
+func (s *Stack) tokenProxy(t *testing.T) string {
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.Srv.RootCAs}}
+	t.Cleanup(tr.CloseIdleConnections)
+	p := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req, err := http.NewRequestWithContext(r.Context(), r.Method, s.Wiring.UapidURL+"/oauth2/token", bytes.NewReader(body))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		for _, h := range []string{"Content-Type", "Authorization", "Accept", "User-Agent"} {
+			if v := r.Header.Get(h); v != "" {
+				req.Header.Set(h, v)
+			}
+		}
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		var v struct {
+			AccessToken string `json:"access_token"`
+		}
+		if resp.StatusCode == http.StatusOK && json.Unmarshal(out, &v) == nil && v.AccessToken != "" {
+			s.mu.Lock()
+			s.issued = append(s.issued, v.AccessToken)
+			s.mu.Unlock()
+		}
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(out)
+	}))
+	t.Cleanup(p.Close)
+	return p.URL + "/oauth2/token"
 }
 
 // Require skips the test (fails it under CI) when the Debian packages are
@@ -112,7 +174,7 @@ func Start(t *testing.T, o Options) *Stack {
 	})
 	if o.Roundcube {
 		rc, err := mailstack.StartRoundcube(ctx, w, mailstack.RoundcubeOptions{Dir: filepath.Join(dir, "roundcube"),
-			Port: rcPort, IMAPAddr: d.IMAPAddr})
+			Port: rcPort, IMAPAddr: d.IMAPAddr, TokenURL: s.tokenProxy(t)})
 		if err != nil {
 			t.Fatalf("start Roundcube: %v", err)
 		}
