@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -171,6 +172,15 @@ func TestBrowserWebmailRoundcube(t *testing.T) {
 		t.Errorf("after the suspension the browser is at %s, want %s", loc, ended)
 	}
 	waitText(t, ctx, "#messagestack", "session")
+	// No secret of the flow in uapid's or Dovecot's logs.
+	dovecotLog, _ := os.ReadFile(filepath.Join(s.Dovecot.Dir, "dovecot.log"))
+	for _, sec := range append(s.AccessTokens(), s.Wiring.ClientSecret, s.Wiring.ResourceSecret, sess1, sess2) {
+		for name, out := range map[string]string{"uapid's log": srv.Stderr.String() + srv.Stdout.String(), "Dovecot's log": string(dovecotLog)} {
+			if strings.Contains(out, sec) {
+				t.Errorf("%s contains the secret %.12s…", name, sec)
+			}
+		}
+	}
 	if lists := mustRun(t, ctx, "look for a message list", chromedp.Evaluate[int](`document.querySelectorAll("#messagelist").length`)); lists != 0 {
 		t.Error("the page after the suspension shows a message list")
 	}
