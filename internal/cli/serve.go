@@ -32,6 +32,15 @@ func serve(args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
+	return runServer(cfg, env, nil)
+}
+
+// runServer runs the server of cfg until SIGTERM, SIGINT or env.Stop.
+// started, if set, runs once the listeners are bound (and --dev's data is
+// in), before env.Ready is closed; the function it returns runs after the
+// server stopped (`uapid webmail demo` starts and stops Dovecot and
+// Roundcube this way).
+func runServer(cfg *config.Config, env *Env, started func(context.Context, *app.App, *server.Server) (func(), error)) error {
 	log := newLogger(cfg, env)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -65,6 +74,13 @@ func serve(args []string, env *Env) error {
 		if err := devSetup(ctx, a, srv, env); err != nil {
 			return err
 		}
+	}
+	if started != nil {
+		cleanup, err := started(ctx, a, srv)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
 	}
 	if env.Ready != nil {
 		close(env.Ready)

@@ -38,7 +38,7 @@ type Wiring struct {
 func (w Wiring) Check() error {
 	u, err := url.Parse(w.UapidURL)
 	switch {
-	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.HasSuffix(w.UapidURL, "/"):
+	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil:
 		return fmt.Errorf("uapid's URL %q is not http(s)://host[:port] without a path", w.UapidURL)
 	case w.ResourceServer == "" || w.ResourceSecret == "":
 		return fmt.Errorf("Dovecot's resource server name and secret are required")
