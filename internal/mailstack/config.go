@@ -41,9 +41,9 @@ func (w Wiring) Check() error {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil:
 		return fmt.Errorf("uapid's URL %q is not http(s)://host[:port] without a path", w.UapidURL)
 	case w.ResourceServer == "" || w.ResourceSecret == "":
-		return fmt.Errorf("Dovecot's resource server name and secret are required")
+		return fmt.Errorf("the resource server name and secret (Dovecot's) are required")
 	case w.ClientID == "" || w.ClientSecret == "":
-		return fmt.Errorf("Roundcube's OAuth client id and secret are required")
+		return fmt.Errorf("the OAuth client id and secret (Roundcube's) are required")
 	case strings.ContainsAny(w.ResourceSecret+w.ClientSecret+w.ClientID+w.CAFile, "'\"\\\n\r"):
 		return fmt.Errorf("secrets, ids and paths may not contain quotes, backslashes or line breaks")
 	}

@@ -356,7 +356,7 @@ func TestOAuthAuthorizeRules(t *testing.T) {
 			t.Fatalf("%s: the page does not name %s: %s", what, code, r.Body)
 		}
 	}
-	page("unknown client", authorize(t, srv, c, authzQuery("client_id", "nobody")), 401, "invalid_client")
+	page("unknown client", authorize(t, srv, c, authzQuery("client_id", "nobody")), 400, "invalid_client")
 	page("no client", authorize(t, srv, c, authzQuery("client_id", "")), 400, "invalid_request")
 	page("wrong redirect URI", authorize(t, srv, c, authzQuery("redirect_uri", "https://evil.example/cb")), 400, "invalid_request")
 	page("redirect URI with a different path", authorize(t, srv, c, authzQuery("redirect_uri", rcRedirect+"/x")), 400, "invalid_request")

@@ -177,7 +177,8 @@ func (p *Provider) Redirect(clientID, redirectURI string) (string, *Error) {
 	}
 	c, ok := p.client(clientID)
 	if !ok {
-		return "", fail(ErrInvalidClient, "The client is not registered.")
+		// Shown to the user as a page: no client authentication failed.
+		return "", &Error{Code: ErrInvalidClient, Description: "The client is not registered.", Status: http.StatusBadRequest}
 	}
 	if redirectURI == "" {
 		if len(c.RedirectURIs) != 1 {
