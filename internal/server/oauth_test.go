@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -608,4 +609,38 @@ func TestOAuthIntrospectionRules(t *testing.T) {
 		http.StatusBadRequest, "invalid_request")
 	wantInactive(t, srv, "uapid_at_"+strings.Repeat("B", 43), "unknown token")
 	wantActive(t, srv, tk.Access, "info@alice.test")
+}
+
+// TestOAuthMetrics: the flow's events and routes are counted, with
+// bounded labels.
+func TestOAuthMetrics(t *testing.T) {
+	srv := oauthServer(t, "--metrics-addr", "127.0.0.1:0")
+	lines := strings.Split(strings.TrimSpace(srv.Stdout.String()), "\n")
+	addr := strings.TrimPrefix(lines[3], "listening service=metrics tls=false addr=")
+	c, _ := webmailLogin(t, srv, "info", "alice.test")
+	exchange(t, srv, codeFor(t, srv, c))
+	tokenReq(t, srv, rcID, rcSecret, codeForm("uapid_ac_nothing"))
+	srv.Get("webmaild", "/oauth2/"+strings.Repeat("z", 40), "")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, w := range []string{
+		`uapid_webmail_events_total{event="oauth.code"} 1`,
+		`uapid_webmail_events_total{event="oauth.token"} 1`,
+		`uapid_webmail_events_total{event="oauth.token_failed"} 1`,
+		`uapid_http_requests_total{code="302",function="authorize",module="oauth",service="webmaild"} 1`,
+		`uapid_http_requests_total{code="200",function="token",module="oauth",service="webmaild"} 1`,
+		`uapid_http_requests_total{code="400",function="token",module="oauth",service="webmaild"} 1`,
+		`uapid_http_requests_total{code="404",function="unknown",module="oauth",service="webmaild"} 1`,
+	} {
+		if !strings.Contains(string(body), w) {
+			t.Errorf("metrics lack %s", w)
+		}
+	}
+	if strings.Contains(string(body), "zzzz") {
+		t.Error("a caller-supplied path became a label value")
+	}
 }
