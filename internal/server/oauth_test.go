@@ -644,3 +644,69 @@ func TestOAuthMetrics(t *testing.T) {
 		t.Error("a caller-supplied path became a label value")
 	}
 }
+
+// TestMailAuth: the mail server's password check and user lookup, for
+// resource servers only; password failures count against the client
+// address the mail server reports and the user.
+func TestMailAuth(t *testing.T) {
+	srv := oauthServer(t, "--bruteforce-ip-max", "2", "--bruteforce-user-max", "100")
+	dc := testserver.Basic(dovecotName, dovecotSecret)
+	pw := func(authz, user, pass, client string) (int, map[string]any) {
+		t.Helper()
+		r := srv.PostForm(nil, "webmaild", "/mailauth/v1/password", authz,
+			url.Values{"user": {user}, "password": {pass}, "client": {client}, "protocol": {"imap"}})
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			t.Fatalf("Content-Type %q: %s", ct, r.Body)
+		}
+		return r.StatusCode, r.JSON(t)
+	}
+	for _, tc := range []struct {
+		authz, user, pass string
+		status            int
+		result, canonical string
+	}{
+		{dc, "info@alice.test", testserver.InfoPassword, 200, "ok", "info@alice.test"},
+		{dc, "INFO@Alice.Test", testserver.InfoPassword, 200, "ok", "info@alice.test"},
+		{dc, "alice", testserver.AlicePassword, 200, "ok", "alice"},
+		{dc, "locked@alice.test", "Locked-pass-1", 403, "denied", ""},
+		{dc, "info@sam.test", "Sam-mail-1", 403, "denied", ""},
+		{dc, "root", testserver.RootPassword, 403, "denied", ""},
+		{dc, "", testserver.InfoPassword, 400, "error", ""},
+	} {
+		st, v := pw(tc.authz, tc.user, tc.pass, "198.51.100.1")
+		if st != tc.status || v["result"] != tc.result || (tc.canonical != "" && v["user"] != tc.canonical) {
+			t.Errorf("password %q for %q: HTTP %d %v, want %d %s %s", tc.pass, tc.user, st, v, tc.status, tc.result, tc.canonical)
+		}
+	}
+	// Three failures from one client address (limit 2): blocked there,
+	// not elsewhere.
+	for range 3 {
+		if st, _ := pw(dc, "sales@shop.alice.test", "Wrong-pass-9", "198.51.100.2"); st != 403 {
+			t.Fatalf("a wrong password: HTTP %d", st)
+		}
+	}
+	if st, _ := pw(dc, "info@alice.test", testserver.InfoPassword, "198.51.100.2"); st != 403 {
+		t.Errorf("the right password from a blocked client address: HTTP %d, want 403", st)
+	}
+	if st, _ := pw(dc, "info@alice.test", testserver.InfoPassword, "198.51.100.3"); st != 200 {
+		t.Errorf("the right password from another address: HTTP %d, want 200", st)
+	}
+	// User lookups.
+	for user, want := range map[string]int{"info@alice.test": 200, "Info@Alice.test": 200, "locked@alice.test": 200, "alice": 200,
+		"nobody@alice.test": 404, "root": 404, "bob": 200, "x\x01": 404} {
+		r := srv.PostForm(nil, "webmaild", "/mailauth/v1/user", dc, url.Values{"user": {user}})
+		if r.StatusCode != want {
+			t.Errorf("user %q: HTTP %d %s, want %d", user, r.StatusCode, r.Body, want)
+		}
+	}
+	// Only resource servers may ask (last: these failures count against
+	// this test's address).
+	for _, authz := range []string{testserver.Basic(dovecotName, "wrong-secret-0123456789"), testserver.Basic(rcID, rcSecret), ""} {
+		if st, v := pw(authz, "info@alice.test", testserver.InfoPassword, "198.51.100.1"); st != 401 || v["result"] != "error" {
+			t.Errorf("password check as %q: HTTP %d %v", authz, st, v)
+		}
+	}
+	if r := srv.PostForm(nil, "webmaild", "/mailauth/v1/user", "", url.Values{"user": {"info@alice.test"}}); r.StatusCode != 401 {
+		t.Errorf("user lookup without credentials: HTTP %d", r.StatusCode)
+	}
+}
