@@ -19,6 +19,7 @@ import (
 	"github.com/uapid/uapid/internal/accounts"
 	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/auth"
+	"github.com/uapid/uapid/internal/auth/oauth"
 	"github.com/uapid/uapid/internal/config"
 	"github.com/uapid/uapid/internal/fixture"
 	"github.com/uapid/uapid/internal/metrics"
@@ -53,6 +54,9 @@ type App struct {
 	Audit *audit.Logger
 	// Metrics are this runtime's Prometheus collectors.
 	Metrics *metrics.Metrics
+	// OAuth is uapid as an OAuth 2.0 authorization server for Webmail
+	// clients (Roundcube) and mail servers (Dovecot).
+	OAuth *oauth.Provider
 	// TempDB creates and drops the temporary database users of cPanel
 	// sessions; TempDB.Configured() is false without a database server.
 	TempDB *tempdb.Manager
@@ -177,6 +181,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		TempDB: tm,
 		stores: st,
 	}
+	a.OAuth = &oauth.Provider{Store: st.oauth, Sessions: sm, Auth: a.Auth, Clients: oauthClients(cfg), Audit: auditLog, Log: log}
 	limiter.OnBlock = func(b auth.Block) {
 		log.Warn("brute-force block", "kind", b.Kind, "key", b.Key, "until", b.Until.UTC().Format(time.RFC3339))
 		ev := audit.Event{Event: audit.BruteforceBlock, Reason: b.Kind + " blocked until " + b.Until.UTC().Format(time.RFC3339)}
@@ -216,10 +221,18 @@ func closeServers(tm *tempdb.Manager) {
 	}
 }
 
-// sessionEnded releases what hangs off an ended session: its temporary
-// database user. A failed drop is logged; the ledger keeps the user and the
-// sweeper retries.
+// sessionEnded releases what hangs off an ended session: its OAuth codes
+// and tokens (already inactive, as every use reads the session) and its
+// temporary database user. A failed drop is logged; the ledger keeps the
+// user and the sweeper retries; tokens left behind expire with the
+// session's limits and are swept.
 func (a *App) sessionEnded(ctx context.Context, r store.Session, reason string) {
+	if r.Service == uapi.ServiceWebmail {
+		if _, err := a.OAuth.Store.DeleteOAuthTokens(context.WithoutCancel(ctx), r.ID); err != nil {
+			a.Log.WarnContext(ctx, "the OAuth tokens of an ended session were not removed; they are inactive and will be swept",
+				"session_id", r.ID, "error", err.Error())
+		}
+	}
 	// Drop even when the record does not say "created": a crash between
 	// the creation and the mark leaves a recorded user. The manager drops
 	// only names its ledger holds.
@@ -258,6 +271,15 @@ func (a *App) SweepTempUsers(ctx context.Context) (int, error) {
 
 // Ping reports whether every store answers (the readiness of /readyz).
 func (a *App) Ping(ctx context.Context) error { return a.stores.Ping(ctx) }
+
+// oauthClients are the configured --oauth-clients as auth/oauth uses them.
+func oauthClients(cfg *config.Config) []oauth.Client {
+	out := make([]oauth.Client, len(cfg.OAuthClients))
+	for i, c := range cfg.OAuthClients {
+		out[i] = oauth.Client{ID: c.ID, SecretHash: c.SecretHash, RedirectURIs: c.RedirectURIs}
+	}
+	return out
+}
 
 // resourceServers are the configured --resource-servers as auth uses them.
 func resourceServers(cfg *config.Config) []auth.ResourceServer {

@@ -25,6 +25,10 @@ import (
 //     brute-force counters move there (they are what every request
 //     touches); the directory and the ledger stay in the --store.
 //
+// The OAuth codes and tokens always live with the sessions they hang off
+// (their lifetimes are the sessions', and a token's every use reads its
+// session).
+//
 // A shared store needs the encryption key for secrets at rest
 // (--secret-key-file or UAPID_SECRET_KEY); without it Open fails with one
 // line saying how to make one.
@@ -34,6 +38,9 @@ type stores struct {
 	sessions store.Sessions
 	ledger   store.Ledger
 	attempts store.Attempts
+	// oauth holds the OAuth codes and tokens, next to the sessions they
+	// hang off.
+	oauth store.OAuth
 
 	closers []func() error
 	pings   []func(context.Context) error
@@ -83,7 +90,7 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 		return nil, fmt.Errorf("invalid --store: the %s store is not supported", kind)
 	}
 	st.add(main.Close, main.Ping)
-	st.dir, st.ledger, st.sessions = main.Directory(), main.Ledger(), main.Sessions()
+	st.dir, st.ledger, st.sessions, st.oauth = main.Directory(), main.Ledger(), main.Sessions(), main.OAuth()
 	st.packages = main.Packages()
 	switch sessKind {
 	case config.KindRedis:
@@ -92,14 +99,14 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
 		st.add(rs.Close, rs.Ping)
-		st.sessions, st.attempts = rs.Sessions(), rs.Attempts()
+		st.sessions, st.attempts, st.oauth = rs.Sessions(), rs.Attempts(), rs.OAuth()
 	case config.KindPostgres:
 		pg, err := sqlstore.OpenPostgres(ctx, cfg.SessionStore, sqlstore.Options{Box: box})
 		if err != nil {
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
 		st.add(pg.Close, pg.Ping)
-		st.sessions, st.attempts = pg.Sessions(), pg.Attempts()
+		st.sessions, st.attempts, st.oauth = pg.Sessions(), pg.Attempts(), pg.OAuth()
 	}
 	return st, nil
 }

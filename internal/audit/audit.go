@@ -2,7 +2,8 @@
 // every security-relevant event (sessions created, logged in, ended; temporary
 // database users created and dropped; API tokens created and revoked;
 // accounts and mailboxes created, suspended, unsuspended, removed and given
-// new passwords; brute-force blocks). Each record names who did what to whom, from where and
+// new passwords; brute-force blocks; mail clients' password logins; OAuth
+// codes and tokens issued, refused and revoked). Each record names who did what to whom, from where and
 // with which client, and identifies a secret only by a fingerprint (the first
 // 12 hex digits of its SHA-256), never by the secret itself.
 package audit
@@ -51,6 +52,15 @@ const (
 	MailboxPassword    = "mailbox.password"
 	MailboxSuspend     = "mailbox.suspend"
 	MailboxUnsuspend   = "mailbox.unsuspend"
+	// A mail client's password login decided for a mail server (Dovecot).
+	MailLogin       = "mail.login"
+	MailLoginFailed = "mail.login_failed"
+	// OAuth 2.0: a code issued, tokens issued for a code or a refresh
+	// token, a refused token request, a token revoked.
+	OAuthCode        = "oauth.code"
+	OAuthToken       = "oauth.token"
+	OAuthTokenFailed = "oauth.token_failed"
+	OAuthRevoke      = "oauth.revoke"
 )
 
 // Event is one audit record. Empty fields are left out.

@@ -170,6 +170,19 @@ func (a *Authenticator) addressOK(origin string, remote netip.Addr) bool {
 // matched: it guards against cross-site requests, it never authenticates
 // alone.
 func (a *Authenticator) Cookie(ctx context.Context, req Request) (uapi.Caller, store.Session, error) {
+	return a.cookie(ctx, req, true)
+}
+
+// CookieOnly is Cookie without the /cpsess… token: it resolves the
+// session cookie alone. It serves the OAuth 2.0 authorization endpoint,
+// which a browser reaches by a top-level navigation from another site (a
+// Webmail client) that cannot know the token; such an endpoint must change
+// nothing but issue a credential to a redirect URI registered in advance.
+func (a *Authenticator) CookieOnly(ctx context.Context, req Request) (uapi.Caller, store.Session, error) {
+	return a.cookie(ctx, req, false)
+}
+
+func (a *Authenticator) cookie(ctx context.Context, req Request, needToken bool) (uapi.Caller, store.Session, error) {
 	if _, ok := session.ParseCookieSecret(req.Cookie); !ok {
 		return uapi.Caller{}, store.Session{}, refuse(CodeInvalidSession)
 	}
@@ -186,9 +199,9 @@ func (a *Authenticator) Cookie(ctx context.Context, req Request) (uapi.Caller, s
 		return uapi.Caller{}, store.Session{}, refuse(CodeInvalidSession)
 	case r.Expired(now):
 		return uapi.Caller{}, store.Session{}, refuse(CodeExpiredSession)
-	case req.Token == "":
+	case needToken && req.Token == "":
 		return uapi.Caller{}, store.Session{}, refuse(CodeTokenMissing)
-	case subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.Token)) != 1:
+	case needToken && subtle.ConstantTimeCompare([]byte(req.Token), []byte(r.Token)) != 1:
 		return uapi.Caller{}, store.Session{}, refuse(CodeTokenIncorrect)
 	}
 	r, err = a.Sessions.Touch(ctx, r, now)

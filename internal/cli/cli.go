@@ -55,6 +55,7 @@ commands:
   mailbox add|list|suspend|unsuspend|remove|passwd
   token create|list|revoke
   session list [--user U] | revoke --user U | --id ID
+  webmail config|demo   Dovecot and Roundcube with uapid as their authority (docs/webmail.md)
   bench                 load-test an in-process uapid (see "uapid bench --help")
   version               print the version
 
@@ -84,6 +85,8 @@ func Main(args []string, env *Env) int {
 		err = tokenCmd(args[1:], env)
 	case "session":
 		err = sessionCmd(args[1:], env)
+	case "webmail":
+		err = webmailCmd(args[1:], env)
 	case "bench":
 		err = bench.Main(args[1:], env.Stdout, env.Stderr)
 	case "version", "--version":

@@ -32,6 +32,15 @@ func serve(args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
+	return runServer(cfg, env, nil)
+}
+
+// runServer runs the server of cfg until SIGTERM, SIGINT or env.Stop.
+// started, if set, runs once the listeners are bound (and --dev's data is
+// in), before env.Ready is closed; the function it returns runs after the
+// server stopped (`uapid webmail demo` starts and stops Dovecot and
+// Roundcube this way).
+func runServer(cfg *config.Config, env *Env, started func(context.Context, *app.App, *server.Server) (func(), error)) error {
 	log := newLogger(cfg, env)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -66,6 +75,13 @@ func serve(args []string, env *Env) error {
 			return err
 		}
 	}
+	if started != nil {
+		cleanup, err := started(ctx, a, srv)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+	}
 	if env.Ready != nil {
 		close(env.Ready)
 	}
@@ -90,6 +106,12 @@ func sweepLoop(ctx context.Context, a *app.App, log *slog.Logger) {
 			log.Error("session sweep failed", "error", err.Error())
 		} else if n > 0 {
 			log.Info("expired sessions removed", "count", n)
+		}
+		n, err = a.OAuth.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Error("OAuth code and token sweep failed", "error", err.Error())
+		} else if n > 0 {
+			log.Debug("expired OAuth codes and tokens removed", "count", n)
 		}
 		n, err = a.SweepTempUsers(ctx)
 		if err != nil && ctx.Err() == nil {

@@ -86,6 +86,11 @@ type Config struct {
 	// passwords, a phpMyAdmin sign-on script): name and the SHA-256 of
 	// the secret read from their file.
 	ResourceServers []ResourceServer
+	// OAuthClients are the applications (Roundcube) that may ask uapid,
+	// as an OAuth 2.0 authorization server, for a Webmail session's
+	// mailbox: id, the SHA-256 of the secret read from their file, and
+	// the redirect URIs they may use.
+	OAuthClients []OAuthClient
 
 	WebmailHostname string
 	// Nameservers are what get_nameserver_config and createacct report
@@ -314,6 +319,11 @@ var options = []option{
 		c.SharedIP = a.String()
 		return nil
 	}},
+	{"oauth-clients", "", "comma-separated ID:SECRET_FILE:REDIRECT_URI[|REDIRECT_URI…] of the OAuth 2.0 clients (Roundcube) that may log a Webmail session in", func(c *Config, v string) error {
+		cl, err := parseOAuthClients(v)
+		c.OAuthClients = cl
+		return err
+	}},
 	{"webmail-hostname", "", "separate host Webmail logins must go to (reported as hostname)", str(func(c *Config) *string { return &c.WebmailHostname })},
 	{"webmail-redirect", "", "URL a successful Webmail login redirects to instead of the built-in landing page", func(c *Config, v string) error {
 		if v != "" {
@@ -429,18 +439,109 @@ func parseResourceServers(v string) ([]ResourceServer, error) {
 				return nil, fmt.Errorf("the resource server “%s” is named twice", name)
 			}
 		}
-		data, err := os.ReadFile(file)
+		h, err := readSecretFile(name, file)
 		if err != nil {
-			return nil, fmt.Errorf("cannot read the secret of “%s” from %s: %v", name, file, errors.Unwrap(err))
+			return nil, err
 		}
-		secret, _, _ := strings.Cut(string(data), "\n")
-		secret = strings.TrimRight(secret, "\r")
-		if len(secret) < 16 || strings.ContainsAny(secret, " \t:") {
-			return nil, fmt.Errorf("the secret of “%s” in %s must be one line of at least 16 characters without spaces or “:”", name, file)
-		}
-		out = append(out, ResourceServer{Name: name, SecretFile: file, SecretHash: sha256.Sum256([]byte(secret))})
+		out = append(out, ResourceServer{Name: name, SecretFile: file, SecretHash: h})
 	}
 	return out, nil
+}
+
+// readSecretFile reads the secret of name from file (its first line: at
+// least 16 characters, no spaces or “:”) and returns its SHA-256. The
+// secret itself is never kept.
+func readSecretFile(name, file string) ([32]byte, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return [32]byte{}, fmt.Errorf("cannot read the secret of “%s” from %s: %v", name, file, errors.Unwrap(err))
+	}
+	secret, _, _ := strings.Cut(string(data), "\n")
+	secret = strings.TrimRight(secret, "\r")
+	if len(secret) < 16 || strings.ContainsAny(secret, " \t:") {
+		return [32]byte{}, fmt.Errorf("the secret of “%s” in %s must be one line of at least 16 characters without spaces or “:”", name, file)
+	}
+	return sha256.Sum256([]byte(secret)), nil
+}
+
+// OAuthClient is one entry of --oauth-clients.
+type OAuthClient struct {
+	ID string
+	// SecretFile holds the client secret (as for resource servers);
+	// SecretHash is its SHA-256, read at start.
+	SecretFile string
+	SecretHash [32]byte
+	// RedirectURIs are the exact redirect URIs the client may use.
+	RedirectURIs []string
+}
+
+var oauthClientID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// parseOAuthClients parses ID:FILE:URI[|URI…],… and reads each secret.
+func parseOAuthClients(v string) ([]OAuthClient, error) {
+	var out []OAuthClient
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, rest, ok1 := strings.Cut(part, ":")
+		file, uris, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || !oauthClientID.MatchString(id) || file == "" || uris == "" {
+			return nil, fmt.Errorf("“%s” is not ID:SECRET_FILE:REDIRECT_URI[|REDIRECT_URI…] (an id of 1 to 64 letters, digits, “.”, “_” or “-”)", part)
+		}
+		for _, o := range out {
+			if o.ID == id {
+				return nil, fmt.Errorf("the OAuth client “%s” is named twice", id)
+			}
+		}
+		cl := OAuthClient{ID: id, SecretFile: file}
+		for _, u := range strings.Split(uris, "|") {
+			if err := checkRedirectURI(u); err != nil {
+				return nil, fmt.Errorf("OAuth client “%s”: redirect URI “%s” %v", id, u, err)
+			}
+			if !slices.Contains(cl.RedirectURIs, u) {
+				cl.RedirectURIs = append(cl.RedirectURIs, u)
+			}
+		}
+		h, err := readSecretFile(id, file)
+		if err != nil {
+			return nil, err
+		}
+		cl.SecretHash = h
+		out = append(out, cl)
+	}
+	return out, nil
+}
+
+// checkRedirectURI checks an OAuth redirect URI (RFC 6749 §3.1.2): an
+// absolute https URL (http only to a loopback host, for a Roundcube on
+// this machine) without user information or fragment.
+func checkRedirectURI(u string) error {
+	p, err := url.Parse(u)
+	switch {
+	case err != nil || !p.IsAbs() || p.Host == "" || p.Opaque != "":
+		return errors.New("is not an absolute URL")
+	case p.User != nil:
+		return errors.New("has user information")
+	case p.Fragment != "" || strings.Contains(u, "#"):
+		return errors.New("has a fragment")
+	case p.Scheme == "https":
+		return nil
+	case p.Scheme == "http" && loopbackHost(p.Hostname()):
+		return nil
+	case p.Scheme == "http":
+		return errors.New("must use https (http only to 127.0.0.1, ::1 or localhost)")
+	}
+	return errors.New("is not an http(s) URL")
+}
+
+func loopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
 }
 
 func parsePrefixes(v string) ([]netip.Prefix, error) {

@@ -1,11 +1,14 @@
 package config_test
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,6 +237,16 @@ func TestBadConfiguration(t *testing.T) {
 		{name: "resource server twice", flags: []string{"--resource-servers", "pma:" + goodSecret + ",pma:" + goodSecret}, want: []string{"flag --resource-servers", "twice"}},
 		{name: "resource server missing file", flags: []string{"--resource-servers", "pma:" + unreadableDir + "/s"}, want: []string{"flag --resource-servers", "cannot read"}},
 		{name: "resource server short secret", flags: []string{"--resource-servers", "pma:" + shortSecret}, want: []string{"flag --resource-servers", "16 characters"}, never: []string{"too-short"}},
+		{name: "oauth client without uri", flags: []string{"--oauth-clients", "roundcube:" + goodSecret}, want: []string{"flag --oauth-clients", "ID:SECRET_FILE:REDIRECT_URI"}},
+		{name: "oauth client bad id", flags: []string{"--oauth-clients", "round cube:" + goodSecret + ":https://m.example/cb"}, want: []string{"flag --oauth-clients", "round cube"}},
+		{name: "oauth client twice", flags: []string{"--oauth-clients", "rc:" + goodSecret + ":https://m.example/cb,rc:" + goodSecret + ":https://m.example/cb"}, want: []string{"flag --oauth-clients", "twice"}},
+		{name: "oauth client relative uri", flags: []string{"--oauth-clients", "rc:" + goodSecret + ":/index.php/login/oauth"}, want: []string{"flag --oauth-clients", "absolute"}},
+		{name: "oauth client fragment", flags: []string{"--oauth-clients", "rc:" + goodSecret + ":https://m.example/cb#x"}, want: []string{"flag --oauth-clients", "fragment"}},
+		{name: "oauth client userinfo", flags: []string{"--oauth-clients", "rc:" + goodSecret + ":https://u@m.example/cb"}, want: []string{"flag --oauth-clients", "user information"}},
+		{name: "oauth client plain http", flags: []string{"--oauth-clients", "rc:" + goodSecret + ":http://m.example/cb"}, want: []string{"flag --oauth-clients", "https"}},
+		{name: "oauth client other scheme", flags: []string{"--oauth-clients", "rc:" + goodSecret + ":ftp://m.example/cb"}, want: []string{"flag --oauth-clients", "http(s)"}},
+		{name: "oauth client short secret", env: map[string]string{"UAPID_OAUTH_CLIENTS": "rc:" + shortSecret + ":https://m.example/cb"}, want: []string{"environment variable UAPID_OAUTH_CLIENTS", "16 characters"}, never: []string{"too-short"}},
+		{name: "oauth client missing file", file: "oauth-clients: [\"rc:" + unreadableDir + "/s:https://m.example/cb\"]\n", want: []string{"config file", "oauth-clients", "cannot read"}},
 		{name: "bad ip-validation", flags: []string{"--ip-validation", "Strict"}, want: []string{"flag --ip-validation", "Strict"}},
 		{name: "bad trusted proxy", flags: []string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, want: []string{"flag --trusted-proxies", "10.0.0.0/33"}},
 		{name: "bad trusted proxy env", env: map[string]string{"UAPID_TRUSTED_PROXIES": "proxy.example"}, want: []string{"environment variable UAPID_TRUSTED_PROXIES", "proxy.example"}},
@@ -333,6 +346,9 @@ func TestGoodEdgeValues(t *testing.T) {
 		{"hostname IP", []string{"--hostname", "192.0.2.1"}},
 		{"hostname name", []string{"--hostname", "server-1.example.com"}},
 		{"resource servers", []string{"--resource-servers", "dovecot:" + writeFile(t, "d.secret", "Dovecot-secret-01234\n") + ", pma:" + writeFile(t, "p.secret", "Pma-secret-0123456789")}},
+		{"oauth clients", []string{"--oauth-clients", "roundcube:" + writeFile(t, "rc.secret", "Roundcube-secret-0123\n") +
+			":https://mail.example/index.php/login/oauth|http://127.0.0.1:8080/index.php/login/oauth|http://localhost/cb|http://[::1]:1/cb,other:" +
+			writeFile(t, "o.secret", "Other-secret-01234567") + ":https://other.example/cb"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -350,5 +366,28 @@ func TestUsageListsEveryOption(t *testing.T) {
 		if !strings.Contains(b.String(), name) {
 			t.Errorf("usage lacks %s", name)
 		}
+	}
+}
+
+// TestOAuthClients checks what --oauth-clients keeps: ids, the secrets'
+// hashes (never the secrets) and the redirect URIs, duplicates once.
+func TestOAuthClients(t *testing.T) {
+	secret := writeFile(t, "rc.secret", "Roundcube-secret-0123\r\nignored second line\n")
+	c, err := load(t, []string{"--oauth-clients", "roundcube:" + secret + ":https://a.example/cb|https://b.example/cb|https://a.example/cb"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.OAuthClients) != 1 {
+		t.Fatalf("clients %+v", c.OAuthClients)
+	}
+	cl := c.OAuthClients[0]
+	if cl.ID != "roundcube" || cl.SecretFile != secret || cl.SecretHash != sha256.Sum256([]byte("Roundcube-secret-0123")) {
+		t.Errorf("client %+v", cl)
+	}
+	if want := []string{"https://a.example/cb", "https://b.example/cb"}; !slices.Equal(cl.RedirectURIs, want) {
+		t.Errorf("redirect URIs %q, want %q", cl.RedirectURIs, want)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", c), "Roundcube-secret") {
+		t.Error("the configuration holds the client secret")
 	}
 }

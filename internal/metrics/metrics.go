@@ -31,6 +31,7 @@ type Metrics struct {
 	sessionsEnded   *prometheus.CounterVec
 	blocks          *prometheus.CounterVec
 	tempUsers       *prometheus.CounterVec
+	webmail         *prometheus.CounterVec
 	storeDuration   *prometheus.HistogramVec
 }
 
@@ -66,13 +67,17 @@ func New(liveTempUsers func() float64) *Metrics {
 	m.tempUsers = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "uapid_temp_users_total", Help: "Temporary database users created and dropped.",
 	}, []string{"action"})
+	m.webmail = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "uapid_webmail_events_total",
+		Help: "OAuth codes and tokens issued, refused and revoked, and mail clients' password logins decided, by event (the audit event names).",
+	}, []string{"event"})
 	m.storeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "uapid_store_operation_duration_seconds",
 		Help:    "Session store operation latency by operation.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
 	}, []string{"operation"})
 	m.Registry.MustRegister(m.requests, m.requestDuration, m.sessionsCreated, m.logins, m.loginFailures,
-		m.sessionsEnded, m.blocks, m.tempUsers, m.storeDuration,
+		m.sessionsEnded, m.blocks, m.tempUsers, m.webmail, m.storeDuration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if liveTempUsers != nil {
 		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -125,6 +130,8 @@ func (m *Metrics) ObserveEvent(e audit.Event) {
 		m.tempUsers.WithLabelValues("create").Inc()
 	case audit.TempUserDrop:
 		m.tempUsers.WithLabelValues("drop").Inc()
+	case audit.OAuthCode, audit.OAuthToken, audit.OAuthTokenFailed, audit.OAuthRevoke, audit.MailLogin, audit.MailLoginFailed:
+		m.webmail.WithLabelValues(e.Event).Inc()
 	}
 }
 

@@ -21,12 +21,17 @@ import (
 // any output.
 func TestAuditTrailAndNoSecretsInLogs(t *testing.T) {
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	rcFile, dcFile := filepath.Join(t.TempDir(), "rc.secret"), filepath.Join(t.TempDir(), "dc.secret")
+	os.WriteFile(rcFile, []byte(rcSecret+"\n"), 0o600)
+	os.WriteFile(dcFile, []byte(dovecotSecret+"\n"), 0o600)
 	srv := testserver.Start(t, testserver.Options{Args: []string{"--log-level", "debug", "--audit-log", auditPath,
-		"--bruteforce-ip-max", "5", "--trusted-proxies", "127.0.0.1"}})
+		"--bruteforce-ip-max", "5", "--trusted-proxies", "127.0.0.1",
+		"--oauth-clients", rcID + ":" + rcFile + ":" + rcRedirect, "--resource-servers", dovecotName + ":" + dcFile}})
 	secrets := []string{
 		testserver.RootPassword, testserver.RootToken, testserver.AlicePassword, testserver.AliceToken,
 		testserver.BobPassword, testserver.BobToken, testserver.ResPassword, testserver.ResToken,
 		testserver.InfoPassword, testserver.SalesPassword, testserver.CarolMailPass, "Locked-pass-1", "wrong-guess-pass",
+		rcSecret, dovecotSecret, "wrong-secret-0123456789",
 	}
 	cookieOf := func(r *testserver.Response) {
 		for _, c := range r.Cookies() {
@@ -72,6 +77,49 @@ func TestAuditTrailAndNoSecretsInLogs(t *testing.T) {
 		req.Header.Set("X-Forwarded-For", "203.0.113.66")
 		srv.Do(nil, req)
 	}
+	// OAuth: a code, tokens for it (client_secret_basic), a refresh
+	// (client_secret_post), a replayed code, a wrong client secret,
+	// introspection, user info, revocation; and a mail server's password
+	// checks, right and wrong.
+	oc, _ := webmailLogin(t, srv, "info", "alice.test")
+	code := codeFor(t, srv, oc)
+	tk := exchange(t, srv, code)
+	secrets = append(secrets, code, tk.Access, tk.Refresh)
+	r = srv.PostForm(nil, "webmaild", "/oauth2/token", "", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tk.Refresh},
+		"client_id": {rcID}, "client_secret": {rcSecret}})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("refresh: HTTP %d %s", r.StatusCode, r.Body)
+	}
+	tk2 := r.JSON(t)["access_token"].(string)
+	secrets = append(secrets, tk2)
+	tokenReq(t, srv, rcID, rcSecret, codeForm(code)) // a replay: revokes tk's tokens
+	code2 := codeFor(t, srv, oc)
+	secrets = append(secrets, code2)
+	// The failures come from other addresses (the proxy's header is
+	// believed), so that 127.0.0.1 stays under its limit.
+	fromAddr := func(addr, path, authz string, form url.Values) {
+		req, _ := http.NewRequest("POST", srv.URL("webmaild", path), strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", authz)
+		req.Header.Set("X-Forwarded-For", addr)
+		srv.Do(nil, req)
+	}
+	fromAddr("192.0.2.10", "/oauth2/token", testserver.Basic(rcID, "wrong-secret-0123456789"), codeForm(code2))
+	tk3 := exchange(t, srv, code2) // the failed attempt did not spend it
+	secrets = append(secrets, tk3.Access, tk3.Refresh)
+	introspect(t, srv, tk3.Access, "")
+	fromAddr("192.0.2.11", "/oauth2/introspect", testserver.Basic(dovecotName, "wrong-secret-0123456789"), url.Values{"token": {tk3.Access}})
+	req := mustReq(t, "GET", srv.URL("webmaild", "/oauth2/userinfo"))
+	req.Header.Set("Authorization", "Bearer "+tk3.Access)
+	srv.Do(nil, req)
+	srv.PostForm(nil, "webmaild", "/oauth2/revoke", testserver.Basic(rcID, rcSecret), url.Values{"token": {tk3.Access}})
+	dcAuth := testserver.Basic(dovecotName, dovecotSecret)
+	for _, pw := range []string{testserver.InfoPassword, "wrong-guess-pass"} {
+		srv.PostForm(nil, "webmaild", "/mailauth/v1/password", dcAuth, url.Values{"user": {"info@alice.test"}, "password": {pw},
+			"client": {"198.51.100.7"}, "protocol": {"imap"}})
+	}
+	srv.PostForm(nil, "webmaild", "/mailauth/v1/user", dcAuth, url.Values{"user": {"info@alice.test"}})
+
 	// The reserved temporary database passwords are secrets too.
 	db, err := sqlstore.OpenSQLiteSQL(filepath.Join(srv.DataDir, "uapid.db"))
 	if err != nil {
@@ -151,5 +199,21 @@ func TestAuditTrailAndNoSecretsInLogs(t *testing.T) {
 	}
 	if e := find(audit.BruteforceBlock, ""); e.Client != "203.0.113.66" {
 		t.Fatalf("bruteforce.block record %+v", e)
+	}
+	if e := find(audit.OAuthCode, "info@alice.test"); e.Method != rcID || e.SessionID == "" || e.SecretFP != audit.Fingerprint(code) {
+		t.Fatalf("oauth.code record %+v", e)
+	}
+	if e := find(audit.OAuthToken, "info@alice.test"); e.Actor != rcID || e.Method != "authorization_code" || e.SecretFP != audit.Fingerprint(tk.Access) {
+		t.Fatalf("oauth.token record %+v", e)
+	}
+	find(audit.OAuthTokenFailed, "")
+	if e := find(audit.OAuthRevoke, ""); e.Actor != rcID || e.SecretFP != audit.Fingerprint(tk3.Access) {
+		t.Fatalf("oauth.revoke record %+v", e)
+	}
+	if e := find(audit.MailLogin, "info@alice.test"); e.Client != "198.51.100.7" || e.Method != "mail:imap" {
+		t.Fatalf("mail.login record %+v", e)
+	}
+	if e := find(audit.MailLoginFailed, "info@alice.test"); e.Client != "198.51.100.7" || e.Reason != "invalid_login" {
+		t.Fatalf("mail.login_failed record %+v", e)
 	}
 }

@@ -88,7 +88,7 @@ func (l *errorLog) take() (int, string) {
 // the fixture above, all modules) and returns its Server. Brute-force
 // protection exempts loopback so that authenticated paths stay reachable
 // however many bad credentials the fuzzer sends.
-func newFuzzServer(tb testing.TB, logs *errorLog) *Server {
+func newFuzzServer(tb testing.TB, logs *errorLog, extra ...string) *Server {
 	tb.Helper()
 	dir := tb.TempDir()
 	fx := filepath.Join(dir, "fixture.yaml")
@@ -96,10 +96,10 @@ func newFuzzServer(tb testing.TB, logs *errorLog) *Server {
 		tb.Fatal(err)
 	}
 	fs, vals := config.FlagSet("fuzz", io.Discard)
-	if err := fs.Parse([]string{
+	if err := fs.Parse(append([]string{
 		"--data", filepath.Join(dir, "data"), "--fixture", fx, "--hostname", "localhost",
 		"--bruteforce-allow", "127.0.0.0/8,::1/128", "--max-body", "4096",
-	}); err != nil {
+	}, extra...)); err != nil {
 		tb.Fatal(err)
 	}
 	cfg, err := config.Load(vals, func(string) string { return "" })

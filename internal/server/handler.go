@@ -13,6 +13,7 @@ import (
 
 	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/auth"
+	"github.com/uapid/uapid/internal/auth/oauth"
 	"github.com/uapid/uapid/internal/reqctx"
 	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/store"
@@ -108,9 +109,12 @@ func (s *Server) middleware(service string, secure bool, next http.Handler) http
 			// Refuse an announced oversized body before reading any of it.
 			h.Set("Connection", "close")
 			msg := fmt.Sprintf("The request body exceeds the limit of %d bytes.", s.cfg.MaxBodyBytes)
-			if isAPIPath(r.URL.Path) {
+			switch {
+			case isAPIPath(r.URL.Path):
 				writeJSON(sw, http.StatusRequestEntityTooLarge, uapi.Fail(msg))
-			} else {
+			case service == uapi.ServiceWebmail && oauthRoute(r.URL.Path):
+				oauthJSONError(sw, &oauth.Error{Code: oauth.ErrInvalidRequest, Description: msg, Status: http.StatusRequestEntityTooLarge})
+			default:
 				http.Error(sw, msg, http.StatusRequestEntityTooLarge)
 			}
 			s.log.Info("request", "request_id", id, "service", service, "method", r.Method,
@@ -182,6 +186,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, service string, s
 			return
 		}
 		s.serveWHM(w, r, service, token, hasToken, strings.TrimPrefix(path, "/json-api/"))
+	case service == uapi.ServiceWebmail && !hasToken && oauthRoute(path):
+		s.serveOAuth(w, r, secure, path)
 	default:
 		s.serveWeb(w, r, service, secure, token, hasToken, path)
 	}

@@ -201,6 +201,11 @@ func (s *Server) passwordLogin(w http.ResponseWriter, r *http.Request, service s
 	s.log.Info("login", "request_id", RequestID(r.Context()), "service", service, "user", rec.User, "session_id", rec.ID, "method", "password", "remote", remote.String())
 	s.setCookie(w, service, secure, cookie, 0)
 	target := rec.Token + "/"
+	if g, _ := args.Get("goto_uri"); safeRelative(g) {
+		// Back to where the login was asked for (the OAuth
+		// authorization of a Webmail client).
+		target = g
+	}
 	if loginOnly == "1" {
 		writeRawJSON(w, http.StatusOK, map[string]any{"status": 1, "security_token": rec.Token, "redirect": target})
 		return

@@ -229,3 +229,41 @@ type Attempts interface {
 	// Stores that also expire state by themselves must still give this.
 	Sweep(ctx context.Context, now time.Time, keep time.Duration) error
 }
+
+// OAuth keeps what uapid issues as an OAuth 2.0 authorization server:
+// authorization codes and access and refresh tokens. Each hangs off a
+// session and lives in the same store as the sessions (so a Redis session
+// store holds them too); only their SHA-256 hashes are stored, and lookups
+// go by hash. Whether a token is still good (its session lives, its
+// mailbox may log in) is decided by package auth/oauth, which reads the
+// session for every use, so ending a session makes its tokens inactive at
+// once even before DeleteOAuthTokens removes them.
+//
+// Guarantees (beyond the package's general ones):
+//   - CreateOAuthCode and CreateOAuthToken are create-only: ErrExists when
+//     the hash is present, ErrInvalid for a malformed record
+//     (ValidateOAuthCode, ValidateOAuthToken).
+//   - ConsumeOAuthCode succeeds for exactly one caller per code, however
+//     many race, on any node: it is a compare-and-swap on Used.
+//   - Lookups return expired records too; Sweep removes them.
+//   - Times are kept at millisecond precision and returned in UTC.
+type OAuth interface {
+	CreateOAuthCode(ctx context.Context, c OAuthCode) error
+	// ConsumeOAuthCode marks the code whose hash is h as used, if and only
+	// if it is not used yet and not expired at now, and returns it (Used
+	// set). Errors: ErrNotFound, ErrConsumed (reported before ErrExpired
+	// when both apply), ErrExpired.
+	ConsumeOAuthCode(ctx context.Context, h []byte, now time.Time) (OAuthCode, error)
+	CreateOAuthToken(ctx context.Context, t OAuthToken) error
+	// OAuthTokenByHash returns the token whose hash is h, or ErrNotFound.
+	OAuthTokenByHash(ctx context.Context, h []byte) (OAuthToken, error)
+	// DeleteOAuthTokens removes every code and token of the session and
+	// returns how many tokens it removed.
+	DeleteOAuthTokens(ctx context.Context, sessionID string) (int, error)
+	// DeleteOAuthGrant removes every token whose Grant is grant (what one
+	// authorization code issued) and returns how many.
+	DeleteOAuthGrant(ctx context.Context, grant []byte) (int, error)
+	// SweepOAuth removes the codes and tokens expired at now, at most
+	// limit of them (limit <= 0: no limit), and returns how many.
+	SweepOAuth(ctx context.Context, now time.Time, limit int) (int, error)
+}

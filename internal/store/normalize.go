@@ -298,3 +298,47 @@ func ListNames(names []string) string {
 // "acls". They are the privileges uapid checks.
 var DefaultResellerACLs = []string{"add-pkg", "create-acct", "edit-account", "edit-pkg", "kill-acct",
 	"list-accts", "passwd", "show-bandwidth", "suspend-acct", "upgrade-account", "viewglobalpackages"}
+
+// MaxOAuthFieldLen bounds the text fields of OAuth codes and tokens (a
+// redirect URI is the longest).
+const MaxOAuthFieldLen = 2048
+
+// ValidateOAuthCode checks what every OAuth store requires of a code given
+// to CreateOAuthCode: a hash of SessionHashLen bytes, a session and a
+// client, text fields of at most MaxOAuthFieldLen bytes, and an expiry
+// after its creation (at millisecond precision).
+func ValidateOAuthCode(c *OAuthCode) error {
+	if len(c.Hash) != SessionHashLen || c.SessionID == "" || c.ClientID == "" {
+		return Errorf(ErrInvalid, "an authorization code needs a hash of %d bytes, a session and a client", SessionHashLen)
+	}
+	for _, f := range [...]string{c.SessionID, c.ClientID, c.RedirectURI, c.Challenge} {
+		if len(f) > MaxOAuthFieldLen || !Text(f) {
+			return Errorf(ErrInvalid, "an authorization code's text fields must be UTF-8 text of at most %d bytes", MaxOAuthFieldLen)
+		}
+	}
+	if c.ExpiresAt.UnixMilli() <= c.CreatedAt.UnixMilli() {
+		return Errorf(ErrInvalid, "an authorization code must expire after its creation")
+	}
+	return nil
+}
+
+// ValidateOAuthToken checks what every OAuth store requires of a token
+// given to CreateOAuthToken: a hash and a grant of SessionHashLen bytes, a
+// known kind, a session and a client, and an expiry after its creation.
+func ValidateOAuthToken(t *OAuthToken) error {
+	if len(t.Hash) != SessionHashLen || len(t.Grant) != SessionHashLen || t.SessionID == "" || t.ClientID == "" {
+		return Errorf(ErrInvalid, "a token needs a hash and a grant of %d bytes, a session and a client", SessionHashLen)
+	}
+	if t.Kind != OAuthAccess && t.Kind != OAuthRefresh {
+		return Errorf(ErrInvalid, "a token's kind is %q or %q", OAuthAccess, OAuthRefresh)
+	}
+	for _, f := range [...]string{t.SessionID, t.ClientID} {
+		if len(f) > MaxOAuthFieldLen || !Text(f) {
+			return Errorf(ErrInvalid, "a token's text fields must be UTF-8 text of at most %d bytes", MaxOAuthFieldLen)
+		}
+	}
+	if t.ExpiresAt.UnixMilli() <= t.CreatedAt.UnixMilli() {
+		return Errorf(ErrInvalid, "a token must expire after its creation")
+	}
+	return nil
+}

@@ -244,3 +244,58 @@ type Rename struct {
 	User   string
 	Domain string
 }
+
+// OAuth 2.0 token kinds (OAuthToken.Kind).
+const (
+	// OAuthAccess is an access token: the credential a client presents to
+	// a resource server (Dovecot) as "Bearer".
+	OAuthAccess = "access"
+	// OAuthRefresh is a refresh token: it only gets the client new access
+	// tokens for the same session, at the token endpoint.
+	OAuthRefresh = "refresh"
+)
+
+// OAuthCode is an OAuth 2.0 authorization code (RFC 6749 §4.1): uapid
+// issues it to a client after a logged-in session approved the request,
+// and the client exchanges it once for tokens. Only the code's hash is
+// stored. Times are kept at millisecond precision, as for sessions.
+type OAuthCode struct {
+	// Hash is the SHA-256 of the code (SessionHashLen bytes).
+	Hash []byte
+	// SessionID is the session that approved the request.
+	SessionID string
+	// ClientID is the client the code was issued to.
+	ClientID string
+	// RedirectURI is the redirect_uri of the authorization request, ""
+	// when the request had none.
+	RedirectURI string
+	// Challenge is the PKCE code_challenge (method S256), "" when none.
+	Challenge string
+	// Used is true once the code was exchanged.
+	Used      bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Expired reports whether the code is expired at now.
+func (c *OAuthCode) Expired(now time.Time) bool { return !now.Before(c.ExpiresAt) }
+
+// OAuthToken is an access or refresh token issued for an authorization
+// code. It is bound to the session the code came from and never outlives
+// it; only its hash is stored.
+type OAuthToken struct {
+	// Hash is the SHA-256 of the token (SessionHashLen bytes).
+	Hash []byte
+	// Kind is OAuthAccess or OAuthRefresh.
+	Kind      string
+	SessionID string
+	ClientID  string
+	// Grant is the Hash of the authorization code the token descends
+	// from, so that a replayed code can revoke what it issued.
+	Grant     []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Expired reports whether the token is expired at now.
+func (t *OAuthToken) Expired(now time.Time) bool { return !now.Before(t.ExpiresAt) }

@@ -1,13 +1,13 @@
 // Package store is the one storage contract of uapid: the records uapid
 // keeps (accounts, mailboxes, API tokens, root's password, sessions, the
-// ledger of temporary database users, brute-force attempt counters), the
-// interfaces every backend implements (Directory, Sessions, Ledger,
-// Attempts), the errors they return, and the one copy of the rules that
-// decide what a valid record is.
+// ledger of temporary database users, brute-force attempt counters, OAuth
+// codes and tokens), the interfaces every backend implements (Directory,
+// Sessions, Ledger, Attempts, OAuth), the errors they return, and the one
+// copy of the rules that decide what a valid record is.
 //
 // Backends live below this package: sqlstore (SQLite and PostgreSQL, one
-// implementation with a dialect each) and redisstore (sessions and attempt
-// counters in Redis). Package storetest is the conformance suite every
+// implementation with a dialect each) and redisstore (sessions, attempt
+// counters and OAuth codes and tokens in Redis). Package storetest is the conformance suite every
 // backend passes, including two independent handles on one store racing to
 // create the same names.
 //

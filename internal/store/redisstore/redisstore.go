@@ -1,7 +1,8 @@
 // Package redisstore keeps uapid's shared state in Redis, for several
-// uapid nodes that share it: the session records (store.Sessions) and the
-// brute-force attempt counters (store.Attempts). The directory stays in
-// SQL (package sqlstore).
+// uapid nodes that share it: the session records (store.Sessions), the
+// brute-force attempt counters (store.Attempts) and the OAuth codes and
+// tokens that hang off the sessions (store.OAuth, oauth.go). The directory
+// stays in SQL (package sqlstore).
 //
 // A *Store is one client (Open, Ping, Close); Sessions and Attempts return
 // its two views, which implement the two interfaces (they are two types

@@ -34,7 +34,9 @@ func TestSQLiteSchema(t *testing.T) {
 		"sessions": {"id", "user_name", "account", "service", "token", "login_hash", "consumed", "cookie_hash",
 			"creator", "method", "origin", "locale", "return_url", "temp_user", "temp_pass", "temp_created",
 			"created_at", "last_used", "expires_at"},
-		"temp_users": {"name", "account", "session_id", "created_at"},
+		"temp_users":   {"name", "account", "session_id", "created_at"},
+		"oauth_codes":  {"hash", "session_id", "client_id", "redirect_uri", "challenge", "used", "created_at", "expires_at"},
+		"oauth_tokens": {"hash", "kind", "session_id", "client_id", "grant_hash", "created_at", "expires_at"},
 	} {
 		if got := columns(t, db, table); !slices.Equal(got, want) {
 			t.Errorf("%s columns %v, want %v", table, got, want)
@@ -43,7 +45,7 @@ func TestSQLiteSchema(t *testing.T) {
 	if tableExists(t, db, "whmacct_notes") {
 		t.Error("whmacct_notes exists")
 	}
-	for _, table := range []string{"sessions", "temp_users"} {
+	for _, table := range []string{"sessions", "temp_users", "oauth_codes", "oauth_tokens"} {
 		var strict bool
 		if err := db.SQL().QueryRowContext(t.Context(), `SELECT strict FROM pragma_table_list WHERE name = ?`, table).Scan(&strict); err != nil {
 			t.Fatal(err)
@@ -83,6 +85,13 @@ func TestSQLiteQueriesUseIndexes(t *testing.T) {
 		{`SELECT name FROM directory_tokens WHERE username = 'a' AND hash = x'00'`, "autoindex_directory_tokens"},
 		{`SELECT account FROM directory_domains WHERE domain = 'a.test'`, "autoindex_directory_domains"},
 		{`SELECT name FROM temp_users WHERE session_id = 'x'`, "temp_users_session"},
+		{`SELECT kind FROM oauth_tokens WHERE hash = x'00'`, "autoindex_oauth_tokens"},
+		{`SELECT used FROM oauth_codes WHERE hash = x'00'`, "autoindex_oauth_codes"},
+		{`DELETE FROM oauth_tokens WHERE session_id = 'x'`, "oauth_tokens_session"},
+		{`DELETE FROM oauth_codes WHERE session_id = 'x'`, "oauth_codes_session"},
+		{`DELETE FROM oauth_tokens WHERE grant_hash = x'00'`, "oauth_tokens_grant"},
+		{`SELECT hash FROM oauth_tokens WHERE expires_at <= 1 ORDER BY expires_at LIMIT 10`, "oauth_tokens_expires_at"},
+		{`SELECT hash FROM oauth_codes WHERE expires_at <= 1 ORDER BY expires_at LIMIT 10`, "oauth_codes_expires_at"},
 		{`SELECT COUNT(*) FROM attempt_failures WHERE kind = 'ip' AND subject = 'x'`, "attempt_failures_subject"},
 	} {
 		rows, err := db.SQL().QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+tc.query)
@@ -130,6 +139,13 @@ func TestPostgresQueriesUseIndexes(t *testing.T) {
 		{`SELECT id FROM sessions WHERE id = 'x'`, "sessions_pkey"},
 		{`SELECT name FROM directory_tokens WHERE username = 'a' AND hash = '\x00'`, "directory_tokens_username_hash_key"},
 		{`SELECT name FROM temp_users WHERE session_id = 'x'`, "temp_users_session"},
+		{`SELECT kind FROM oauth_tokens WHERE hash = '\x00'`, "oauth_tokens_pkey"},
+		{`UPDATE oauth_codes SET used = TRUE WHERE hash = '\x00' AND NOT used`, "oauth_codes_pkey"},
+		{`DELETE FROM oauth_tokens WHERE session_id = 'x'`, "oauth_tokens_session"},
+		{`DELETE FROM oauth_codes WHERE session_id = 'x'`, "oauth_codes_session"},
+		{`DELETE FROM oauth_tokens WHERE grant_hash = '\x00'`, "oauth_tokens_grant"},
+		{`DELETE FROM oauth_tokens WHERE hash IN (SELECT hash FROM oauth_tokens WHERE expires_at <= 1 ORDER BY expires_at LIMIT 10 FOR UPDATE SKIP LOCKED)`, "oauth_tokens_expires_at"},
+		{`DELETE FROM oauth_codes WHERE hash IN (SELECT hash FROM oauth_codes WHERE expires_at <= 1 ORDER BY expires_at LIMIT 10 FOR UPDATE SKIP LOCKED)`, "oauth_codes_expires_at"},
 		{`SELECT COUNT(*) FROM attempt_failures WHERE kind = 'ip' AND subject = 'x'`, "attempt_failures_subject"},
 		{`DELETE FROM attempt_failures WHERE failed_at <= 1`, "attempt_failures_at"},
 	} {

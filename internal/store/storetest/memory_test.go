@@ -38,6 +38,9 @@ type memState struct {
 	// Attempts.
 	attempts map[store.AttemptKey]*attemptRec
 	trusts   map[[2]string]time.Time
+
+	// OAuth (memory_oauth_test.go).
+	oauth *memOAuth
 }
 
 type tokenKey struct{ user, name string }
@@ -1146,7 +1149,7 @@ func (a memAttempts) Sweep(ctx context.Context, now time.Time, keep time.Duratio
 
 func memHandles(s *memState) Handles {
 	h := &memHandle{s}
-	return Handles{Dir: h, Sessions: h, Ledger: h, Attempts: memAttempts{h}}
+	return Handles{Dir: h, Sessions: h, Ledger: h, Attempts: memAttempts{h}, OAuth: h}
 }
 
 var memBackend = Backend{

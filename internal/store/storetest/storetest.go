@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite of package store: every
 // backend (sqlstore on SQLite and PostgreSQL, redisstore, the in-memory
 // session store) runs the same tests, so that the guarantees written on
-// store.Directory, store.Sessions, store.Ledger and store.Attempts, and the
+// store.Directory, store.Sessions, store.Ledger, store.Attempts and
+// store.OAuth, and the
 // rules of store's Normalize functions, are proved once and hold for every
 // backend.
 //
@@ -42,6 +43,8 @@ type Handles struct {
 	Attempts store.Attempts
 	// Packages is on the same store as Dir.
 	Packages store.Packages
+	// OAuth is on the same store as the sessions.
+	OAuth store.OAuth
 }
 
 // Backend describes a backend under test.
@@ -89,6 +92,7 @@ func Run(t *testing.T, b Backend) {
 	group("Sessions", probe.Sessions != nil, s.sessionTests())
 	group("Ledger", probe.Ledger != nil, s.ledgerTests())
 	group("Attempts", probe.Attempts != nil, s.attemptTests())
+	group("OAuth", probe.OAuth != nil, s.oauthTests())
 
 	if b.Pair == nil {
 		return
@@ -110,6 +114,7 @@ func Run(t *testing.T, b Backend) {
 		shared("Sessions", both(pa.Sessions, pb.Sessions), s.sharedSessionTests())
 		shared("Ledger", both(pa.Ledger, pb.Ledger), s.sharedLedgerTests())
 		shared("Attempts", both(pa.Attempts, pb.Attempts), s.sharedAttemptTests())
+		shared("OAuth", both(pa.OAuth, pb.OAuth), s.sharedOAuthTests())
 	})
 }
 
