@@ -12,7 +12,15 @@
 //     session ends through B;
 //   - killing a node mid-load (SIGKILL of a real uapid process) loses no
 //     session that another node acknowledged, and nodes started together
-//     on an empty store migrate it and load the fixture once.
+//     on an empty store migrate it and load the fixture once;
+//   - the same account, mailbox or token created through two processes at
+//     the same moment gives exactly one success, and the winner's record
+//     is intact (races_test.go);
+//   - a root-locked suspension cannot be lifted by the reseller through
+//     any node, and listaccts shows the same account notes on every store;
+//   - brute-force limits hold for the cluster, not per node;
+//   - OAuth codes and tokens of Webmail clients work across nodes, once
+//     (oauth_test.go).
 //
 // Servers: UAPID_TEST_POSTGRES_DSN (default
 // postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable; each test
