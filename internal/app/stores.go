@@ -16,14 +16,16 @@ import (
 // stores are the backends of one runtime, as --store and --session-store
 // name them:
 //
-//   - --store SQLite (default): the directory, the sessions and the
-//     temporary-user ledger in one local file; the brute-force counters in
-//     this process (memstore: a single node has nothing to share them
-//     with, and counting in memory costs nothing on the request path).
-//   - --store postgres://…: all four in PostgreSQL, shared by every node.
-//   - --session-store redis://… (or postgres://…): the sessions and the
-//     brute-force counters move there (they are what every request
-//     touches); the directory and the ledger stay in the --store.
+//   - --store SQLite (default): the directory, the sessions (with their
+//     sign-on tickets) and the temporary-user ledger in one local file;
+//     the brute-force counters in this process (memstore: a single node
+//     has nothing to share them with, and counting in memory costs
+//     nothing on the request path).
+//   - --store postgres://…: all of it in PostgreSQL, shared by every node.
+//   - --session-store redis://… (or postgres://…): the sessions (with
+//     their sign-on tickets) and the brute-force counters move there (they
+//     are what every request touches); the directory and the ledger stay
+//     in the --store.
 //
 // A shared store needs the encryption key for secrets at rest
 // (--secret-key-file or UAPID_SECRET_KEY); without it Open fails with one
@@ -33,6 +35,8 @@ type stores struct {
 	sessions store.Sessions
 	ledger   store.Ledger
 	attempts store.Attempts
+	// tickets are the sign-on tickets, kept with the sessions.
+	tickets store.Tickets
 
 	closers []func() error
 	pings   []func(context.Context) error
@@ -82,7 +86,7 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 		return nil, fmt.Errorf("invalid --store: the %s store is not supported", kind)
 	}
 	st.add(main.Close, main.Ping)
-	st.dir, st.ledger, st.sessions = main.Directory(), main.Ledger(), main.Sessions()
+	st.dir, st.ledger, st.sessions, st.tickets = main.Directory(), main.Ledger(), main.Sessions(), main.Tickets()
 	switch sessKind {
 	case config.KindRedis:
 		rs, err := redisstore.Open(ctx, cfg.SessionStore, box)
@@ -90,14 +94,14 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
 		st.add(rs.Close, rs.Ping)
-		st.sessions, st.attempts = rs.Sessions(), rs.Attempts()
+		st.sessions, st.attempts, st.tickets = rs.Sessions(), rs.Attempts(), rs.Tickets()
 	case config.KindPostgres:
 		pg, err := sqlstore.OpenPostgres(ctx, cfg.SessionStore, sqlstore.Options{Box: box})
 		if err != nil {
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
 		st.add(pg.Close, pg.Ping)
-		st.sessions, st.attempts = pg.Sessions(), pg.Attempts()
+		st.sessions, st.attempts, st.tickets = pg.Sessions(), pg.Attempts(), pg.Tickets()
 	}
 	return st, nil
 }

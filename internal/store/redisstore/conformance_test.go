@@ -18,13 +18,13 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Backend{
 		New: func(t testing.TB) storetest.Handles {
 			s := open(t, redistest.Namespace(t), newBox(t, key))
-			return storetest.Handles{Sessions: s.Sessions(), Attempts: s.Attempts()}
+			return storetest.Handles{Sessions: s.Sessions(), Attempts: s.Attempts(), Tickets: s.Tickets()}
 		},
 		Pair: func(t testing.TB) (a, b storetest.Handles) {
 			ns := redistest.Namespace(t)
 			sa, sb := open(t, ns, newBox(t, key)), open(t, ns, newBox(t, key))
-			return storetest.Handles{Sessions: sa.Sessions(), Attempts: sa.Attempts()},
-				storetest.Handles{Sessions: sb.Sessions(), Attempts: sb.Attempts()}
+			return storetest.Handles{Sessions: sa.Sessions(), Attempts: sa.Attempts(), Tickets: sa.Tickets()},
+				storetest.Handles{Sessions: sb.Sessions(), Attempts: sb.Attempts(), Tickets: sb.Tickets()}
 		},
 	})
 }

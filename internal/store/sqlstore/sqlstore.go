@@ -1,5 +1,5 @@
 // Package sqlstore is uapid's store in SQL: one implementation of the
-// store contract (Directory, Sessions, Ledger, Attempts) for two
+// store contract (Directory, Sessions, Ledger, Attempts, Tickets) for two
 // databases, SQLite (the embedded default: one file in the data directory,
 // pure-Go driver, WAL) and PostgreSQL (shared by any number of nodes).
 //

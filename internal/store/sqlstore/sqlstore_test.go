@@ -11,7 +11,7 @@ import (
 // handles returns the four stores of db as the conformance suite takes
 // them.
 func handles(db *DB) storetest.Handles {
-	return storetest.Handles{Dir: db.Directory(), Sessions: db.Sessions(), Ledger: db.Ledger(), Attempts: db.Attempts()}
+	return storetest.Handles{Dir: db.Directory(), Sessions: db.Sessions(), Ledger: db.Ledger(), Attempts: db.Attempts(), Tickets: db.Tickets()}
 }
 
 // TestSQLite runs the conformance suite on SQLite: a fresh file per test;

@@ -1,9 +1,9 @@
 // Package storetest is the conformance suite of package store: every
 // backend (sqlstore on SQLite and PostgreSQL, redisstore, the in-memory
 // session store) runs the same tests, so that the guarantees written on
-// store.Directory, store.Sessions, store.Ledger and store.Attempts, and the
-// rules of store's Normalize functions, are proved once and hold for every
-// backend.
+// store.Directory, store.Sessions, store.Ledger, store.Attempts and
+// store.Tickets, and the rules of store's Normalize functions, are proved
+// once and hold for every backend.
 //
 // A backend's test calls Run with a Backend: New returns handles on a
 // fresh, empty store (it is called once per test, from parallel tests too,
@@ -40,6 +40,8 @@ type Handles struct {
 	Sessions store.Sessions
 	Ledger   store.Ledger
 	Attempts store.Attempts
+	// Tickets are the sign-on tickets (kept with the sessions).
+	Tickets store.Tickets
 }
 
 // Backend describes a backend under test.
@@ -86,6 +88,7 @@ func Run(t *testing.T, b Backend) {
 	group("Sessions", probe.Sessions != nil, s.sessionTests())
 	group("Ledger", probe.Ledger != nil, s.ledgerTests())
 	group("Attempts", probe.Attempts != nil, s.attemptTests())
+	group("Tickets", probe.Tickets != nil, s.ticketTests())
 
 	t.Run("Shared", func(t *testing.T) {
 		if b.Pair == nil {
@@ -107,6 +110,7 @@ func Run(t *testing.T, b Backend) {
 		shared("Sessions", both(pa.Sessions, pb.Sessions), s.sharedSessionTests())
 		shared("Ledger", both(pa.Ledger, pb.Ledger), s.sharedLedgerTests())
 		shared("Attempts", both(pa.Attempts, pb.Attempts), s.sharedAttemptTests())
+		shared("Tickets", both(pa.Tickets, pb.Tickets), s.sharedTicketTests())
 	})
 }
 
