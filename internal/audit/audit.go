@@ -2,7 +2,8 @@
 // every security-relevant event (sessions created, logged in, ended; temporary
 // database users created and dropped; API tokens created and revoked;
 // accounts and mailboxes created, suspended, unsuspended, removed and given
-// new passwords; brute-force blocks). Each record names who did what to whom, from where and
+// new passwords; sign-on tickets issued, redeemed and refused; brute-force
+// blocks). Each record names who did what to whom, from where and
 // with which client, and identifies a secret only by a fingerprint (the first
 // 12 hex digits of its SHA-256), never by the secret itself.
 package audit
@@ -42,6 +43,9 @@ const (
 	MailboxPassword    = "mailbox.password"
 	MailboxSuspend     = "mailbox.suspend"
 	MailboxUnsuspend   = "mailbox.unsuspend"
+	SignOnTicket       = "signon.ticket"
+	SignOnRedeem       = "signon.redeem"
+	SignOnRefused      = "signon.refused"
 )
 
 // Event is one audit record. Empty fields are left out.

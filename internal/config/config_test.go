@@ -234,6 +234,11 @@ func TestBadConfiguration(t *testing.T) {
 		{name: "resource server twice", flags: []string{"--resource-servers", "pma:" + goodSecret + ",pma:" + goodSecret}, want: []string{"flag --resource-servers", "twice"}},
 		{name: "resource server missing file", flags: []string{"--resource-servers", "pma:" + unreadableDir + "/s"}, want: []string{"flag --resource-servers", "cannot read"}},
 		{name: "resource server short secret", flags: []string{"--resource-servers", "pma:" + shortSecret}, want: []string{"flag --resource-servers", "16 characters"}, never: []string{"too-short"}},
+		{name: "phpmyadmin-url relative", flags: []string{"--phpmyadmin-url", "/phpmyadmin/"}, want: []string{"flag --phpmyadmin-url", "/phpmyadmin/", "absolute"}},
+		{name: "phpmyadmin-url other scheme", env: map[string]string{"UAPID_PHPMYADMIN_URL": "ftp://db.example/"}, want: []string{"environment variable UAPID_PHPMYADMIN_URL", "absolute"}},
+		{name: "phpmyadmin-url with user", flags: []string{"--phpmyadmin-url", "https://u:p@db.example/"}, want: []string{"flag --phpmyadmin-url", "user information"}},
+		{name: "phpmyadmin-url without mysql-dsn", flags: []string{"--phpmyadmin-url", "https://db.example/phpmyadmin/", "--resource-servers", "phpmyadmin:" + goodSecret}, want: []string{"flag --phpmyadmin-url", "--mysql-dsn"}},
+		{name: "phpmyadmin-url without its resource server", flags: []string{"--phpmyadmin-url", "https://db.example/phpmyadmin/", "--mysql-dsn", "root@tcp(127.0.0.1:3306)/", "--resource-servers", "pma:" + goodSecret}, want: []string{"flag --phpmyadmin-url", "resource server phpmyadmin", "phpmyadmin:SECRET_FILE"}},
 		{name: "bad ip-validation", flags: []string{"--ip-validation", "Strict"}, want: []string{"flag --ip-validation", "Strict"}},
 		{name: "bad trusted proxy", flags: []string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, want: []string{"flag --trusted-proxies", "10.0.0.0/33"}},
 		{name: "bad trusted proxy env", env: map[string]string{"UAPID_TRUSTED_PROXIES": "proxy.example"}, want: []string{"environment variable UAPID_TRUSTED_PROXIES", "proxy.example"}},
@@ -333,6 +338,8 @@ func TestGoodEdgeValues(t *testing.T) {
 		{"hostname IP", []string{"--hostname", "192.0.2.1"}},
 		{"hostname name", []string{"--hostname", "server-1.example.com"}},
 		{"resource servers", []string{"--resource-servers", "dovecot:" + writeFile(t, "d.secret", "Dovecot-secret-01234\n") + ", pma:" + writeFile(t, "p.secret", "Pma-secret-0123456789")}},
+		{"phpmyadmin", []string{"--phpmyadmin-url", "https://db.example.com/phpmyadmin/?lang=en", "--mysql-dsn", "root@unix(/run/mysqld/mysqld.sock)/",
+			"--resource-servers", "phpmyadmin:" + writeFile(t, "pma.secret", "Pma-secret-0123456789")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/store"
 )
 
@@ -97,6 +98,7 @@ func (m *Manager) IssueTicket(ctx context.Context, r store.Session) (string, err
 		t := NewTicket()
 		err := m.Tickets.CreateTicket(ctx, store.Ticket{Hash: HashSecret(t), SessionID: r.ID, ExpiresAt: exp})
 		if err == nil {
+			m.audit(ctx, audit.SignOnTicket, r, t, "")
 			return t, nil
 		}
 		// A collision of 128 random bits does not happen; a retry costs
