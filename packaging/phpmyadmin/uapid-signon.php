@@ -7,8 +7,8 @@
 //  - Included by phpMyAdmin on every request, it defines
 //    get_login_credentials(). A request that carries a one-time ticket
 //    from uapid (?uapid_signon=…) redeems it with uapid, keeps the handle
-//    uapid answers in phpMyAdmin's own PHP session, and continues without
-//    the ticket in the address. Every other request presents that handle
+//    uapid answers in phpMyAdmin's own PHP session, and moves on to the
+//    same address without the ticket. Every other request presents that handle
 //    to uapid, which answers the cPanel session's temporary database user
 //    and its password while the session lives, and refuses once it has
 //    ended. The password is never stored here and never reaches the
@@ -65,7 +65,13 @@ if (!class_exists('UapidSignOn', false)) {
             if ($ticket !== null) {
                 self::redeem($settings, is_string($ticket) ? $ticket : '');
             }
-            $handle = $_SESSION[self::KEY]['handle'] ?? null;
+            $state = $_SESSION[self::KEY] ?? [];
+            if (is_array($state) && is_string($state['ended'] ?? null)) {
+                // Every request of an ended sign-on says why, until a new
+                // ticket signs on again.
+                self::leave($state['ended']);
+            }
+            $handle = is_array($state) ? ($state['handle'] ?? null) : null;
             if (!is_string($handle) || $handle === '') {
                 return ['', ''];
             }
@@ -74,9 +80,10 @@ if (!class_exists('UapidSignOn', false)) {
                 return [$answer['data']['user'], $answer['data']['password']];
             }
             if ($status === 403) {
-                // The cPanel session has ended (or its account was
-                // suspended or removed): so has this sign-on.
-                unset($_SESSION[self::KEY]);
+                // The cPanel session has ended (logout, expiry, revocation,
+                // the account's suspension or removal): so has this
+                // sign-on.
+                $_SESSION[self::KEY] = ['ended' => 'ended'];
                 self::leave('ended');
             }
             // uapid did not answer: keep the handle, the next request asks
@@ -98,7 +105,7 @@ if (!class_exists('UapidSignOn', false)) {
                     'handle' => $answer['data']['handle'],
                     'account' => (string) ($answer['data']['account'] ?? ''),
                 ];
-                self::redirect(self::currentWithout(self::PARAM));
+                self::moveOn(self::currentWithout(self::PARAM));
             }
             $message = is_array($answer) ? ($answer['message'] ?? '') : '';
             if ($status === 403 && $message === 'invalid_login') {
@@ -253,6 +260,30 @@ if (!class_exists('UapidSignOn', false)) {
             header('Cache-Control: no-store');
             header('Referrer-Policy: no-referrer');
             header('Location: ' . $location, true, 302);
+            exit;
+        }
+
+        /**
+         * moveOn ends the request with a page that moves on to location by
+         * itself. phpMyAdmin's session cookie is SameSite=Strict: a browser
+         * that comes from cPanel (another site) does not send it with the
+         * redirects of that navigation, so a plain redirect would arrive
+         * without the session just signed on. A page of phpMyAdmin's own
+         * site that moves on is a navigation of that site, which sends it.
+         */
+        private static function moveOn(string $location): never
+        {
+            if (session_status() === PHP_SESSION_ACTIVE) {
+                session_write_close();
+            }
+            $to = htmlspecialchars($location, ENT_QUOTES | ENT_HTML5, 'UTF-8');
+            header('Content-Type: text/html; charset=utf-8');
+            header('Cache-Control: no-store');
+            header('Referrer-Policy: no-referrer');
+            header("Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+            echo '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+                . '<meta http-equiv="refresh" content="0;url=' . $to . '"><title>phpMyAdmin</title></head>'
+                . '<body><p>Signing in to phpMyAdmin… <a id="continue" href="' . $to . '">Continue</a></p></body></html>';
             exit;
         }
 
