@@ -76,18 +76,8 @@ func startPhpMyAdmin(t *testing.T, extra ...string) *pmaEnv {
 	if !pmaserver.Installed() {
 		unavailable(t, "Debian's phpMyAdmin is not installed", pmaserver.ErrNotInstalled)
 	}
-	dsn := envOr("UAPID_TEST_MYSQL_DSN", "root@tcp(127.0.0.1:3306)/")
+	admin, dsn := testutil.MySQL(t)
 	socket := envOr("UAPID_TEST_MYSQL_SOCKET", "/run/mysqld/mysqld.sock")
-	admin, err := sql.Open("mysql", dsn)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err = admin.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		unavailable(t, "MariaDB (UAPID_TEST_MYSQL_DSN) is not reachable", err)
-	}
-	t.Cleanup(func() { admin.Close() })
 	lockFixtureDatabases(t, admin)
 
 	dir := t.TempDir()
