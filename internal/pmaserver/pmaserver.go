@@ -276,8 +276,6 @@ $i = 1;
 include %s;
 $cfg['Servers'][$i]['socket'] = %s;
 $cfg['Servers'][$i]['SignonScript'] = %s;
-$cfg['Servers'][$i]['SignonURL'] = '/uapid-signon.php';
-$cfg['Servers'][$i]['LogoutURL'] = '/uapid-signon.php?uapid_error=logged_out';
 $cfg['blowfish_secret'] = sodium_hex2bin(%s);
 $cfg['TempDir'] = %s;
 $cfg['SessionSavePath'] = %s;

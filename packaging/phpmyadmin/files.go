@@ -1,6 +1,7 @@
 // Package phpmyadmin holds the files that put Debian's phpMyAdmin behind
 // uapid's sign-on (docs/phpmyadmin.md): the sign-on script, phpMyAdmin's
-// configuration and a sample of the script's settings. They are installed
+// configuration, a sample of the script's settings, and the web server's
+// configuration (nginx.conf, apache.conf; not embedded). They are installed
 // as they are; the Go package only embeds them, so that the tests and the
 // local demo run exactly the files that ship.
 package phpmyadmin

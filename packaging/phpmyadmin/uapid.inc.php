@@ -14,10 +14,11 @@ $cfg['Servers'][$i]['host'] = 'localhost';
 $cfg['Servers'][$i]['socket'] = '/run/mysqld/mysqld.sock';
 // The sign-on script: included on every request (it asks uapid whether the
 // cPanel session still lives), and the page phpMyAdmin sends the browser to
-// when it is signed out.
+// when it is signed out, after its own logout too (the web server serves
+// the script at /uapid-signon.php).
 $cfg['Servers'][$i]['SignonScript'] = '/usr/share/uapid/phpmyadmin/uapid-signon.php';
-$cfg['Servers'][$i]['SignonURL'] = '/phpmyadmin/uapid-signon.php';
-$cfg['Servers'][$i]['LogoutURL'] = '/phpmyadmin/uapid-signon.php?uapid_error=logged_out';
+$cfg['Servers'][$i]['SignonURL'] = '/uapid-signon.php';
+$cfg['Servers'][$i]['LogoutURL'] = '/uapid-signon.php?uapid_error=logged_out';
 $cfg['Servers'][$i]['AllowRoot'] = false;
 $cfg['Servers'][$i]['AllowNoPassword'] = false;
 $cfg['ServerDefault'] = $i;
