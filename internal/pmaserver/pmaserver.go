@@ -12,7 +12,8 @@
 // directory's configuration, temporary and cache directories). The
 // configuration includes packaging/phpmyadmin/uapid.inc.php as it ships,
 // with only its paths replaced, and the sign-on script is the one that
-// ships.
+// ships (PHP's built-in server runs it as its router, as the demo in
+// docs/phpmyadmin.md does).
 package pmaserver
 
 import (
@@ -178,8 +179,11 @@ func serve(php, dir string, log io.Writer) (*Server, error) {
 	addr := ln.Addr().String()
 	ln.Close()
 	root := filepath.Join(dir, "root")
+	// The sign-on script is also the server's router: it serves the
+	// sign-on page and leaves every other request to the server.
 	cmd := exec.Command(php, "-S", addr, "-t", root,
-		"-d", "display_errors=0", "-d", "log_errors=1", "-d", "error_log=", "-d", "expose_php=0")
+		"-d", "display_errors=0", "-d", "log_errors=1", "-d", "error_log=", "-d", "expose_php=0",
+		signOnScript(dir))
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "UAPID_SIGNON_CONFIG=" + SettingsFile(dir)}
 	cmd.Stdout, cmd.Stderr = log, log
@@ -259,7 +263,7 @@ return [
 	if err := writeAtomic(filepath.Join(root, "libraries", "vendor_config.php"), vendor, 0o644); err != nil {
 		return err
 	}
-	script := filepath.Join(root, "uapid-signon.php")
+	script := signOnScript(dir)
 	if err := writeAtomic(script, string(phpmyadmin.SignOnScript), 0o644); err != nil {
 		return err
 	}
@@ -287,6 +291,9 @@ $cfg['SaveDir'] = '';
 		phpString(filepath.Join(dir, "tmp")), phpString(filepath.Join(dir, "sessions")))
 	return writeAtomic(filepath.Join(dir, "config.inc.php"), config, 0o600)
 }
+
+// signOnScript is where the sign-on script of a server in dir is.
+func signOnScript(dir string) string { return filepath.Join(dir, "uapid-signon.php") }
 
 // linkAll links every entry of from into to, except those named in skip.
 func linkAll(from, to string, skip []string) error {

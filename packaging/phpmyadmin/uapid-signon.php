@@ -17,6 +17,9 @@
 //  - Requested by the browser (phpMyAdmin sends it here when it has no
 //    credentials, and after its own logout), it shows why phpMyAdmin is
 //    signed out.
+//  - As the router of PHP's built-in server (a demo: php -S ADDR -t
+//    /usr/share/phpmyadmin uapid-signon.php), it serves that page at
+//    /uapid-signon.php and leaves every other request to the server.
 //
 // Settings: a PHP file returning an array, found through the constant
 // UAPID_SIGNON_CONFIG, else the environment variable UAPID_SIGNON_CONFIG,
@@ -340,5 +343,10 @@ if (!function_exists('get_login_credentials')) {
 }
 
 if (!defined('PHPMYADMIN')) {
+    if (PHP_SAPI === 'cli-server' && parse_url((string) ($_SERVER['REQUEST_URI'] ?? '/'), PHP_URL_PATH) !== '/uapid-signon.php') {
+        // The router of PHP's built-in server (a demo): every other
+        // request is served as usual.
+        return false;
+    }
     UapidSignOn::page();
 }
