@@ -65,6 +65,8 @@ type pmaEnv struct {
 	pmaLog *testserver.SyncBuffer
 	admin  *sql.DB
 	socket string
+	// secret is the file of the resource server's secret.
+	secret string
 }
 
 // startPhpMyAdmin makes alice_wp (with a table) and bob_db in MariaDB,
@@ -118,7 +120,7 @@ func startPhpMyAdmin(t *testing.T, extra ...string) *pmaEnv {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return &pmaEnv{srv: srv, pma: pma, pmaLog: log, admin: admin, socket: socket}
+	return &pmaEnv{srv: srv, pma: pma, pmaLog: log, admin: admin, socket: socket, secret: secret}
 }
 
 // dropLeftovers drops the MariaDB users the ledger of the store in

@@ -2,12 +2,16 @@ package browsertest
 
 import (
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/uapid/uapid/internal/pmaserver"
 	"github.com/uapid/uapid/internal/testserver"
+	"github.com/uapid/uapid/internal/tlsutil"
 )
 
 // These tests drive the real phpMyAdmin over HTTP as a browser would (one
@@ -127,4 +131,60 @@ func TestPhpMyAdminSessionExpiry(t *testing.T) {
 	// Left alone past the idle timeout, the session expires.
 	time.Sleep(time.Until(sessionExpiry(t, e)) + 100*time.Millisecond)
 	wantEnded(t, b, name, pass, 30*time.Second, "after the session expired")
+}
+
+// TestPhpMyAdminSignOnPage: the sign-on page says why phpMyAdmin is signed
+// out when a link is used twice, when uapid refuses the script's
+// credentials, and when uapid cannot be reached (and phpMyAdmin goes on
+// once it can again).
+func TestPhpMyAdminSignOnPage(t *testing.T) {
+	e := startPhpMyAdmin(t)
+	b := e.browser(t)
+	b.logIn("alice")
+	var ticketURL string
+	for _, h := range b.hops {
+		if _, u, ok := strings.Cut(h, "GET "); ok && strings.Contains(u, "uapid_signon=") {
+			ticketURL, _, _ = strings.Cut(u, " -> ")
+		}
+	}
+	if ticketURL == "" {
+		t.Fatalf("no ticket in the hops:\n%s", strings.Join(b.hops, "\n"))
+	}
+	reason := func(b *browser, u, want, when string) {
+		t.Helper()
+		_, at, body := b.get(u)
+		if got := signOnReason(body); got != want {
+			t.Fatalf("%s: %s ended at %s saying %q, want %q:\n%s", when, u, at, got, want, body)
+		}
+	}
+	// The same link again, in another browser: spent.
+	reason(e.browser(t), ticketURL, "ticket", "a used link")
+
+	settings := pmaserver.Settings{
+		UapidURL:   "https://" + e.srv.Addrs["cpaneld"],
+		SecretFile: filepath.Join(t.TempDir(), "wrong.secret"),
+		CAFile:     filepath.Join(e.srv.DataDir, tlsutil.CertFile),
+	}
+	if err := os.WriteFile(settings.SecretFile, []byte("Not-the-secret-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set := func(s pmaserver.Settings) {
+		t.Helper()
+		if err := e.pma.SetSettings(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// uapid refuses the script's credentials.
+	set(settings)
+	reason(b, e.pma.URL+"index.php", "config", "a wrong secret")
+	// uapid cannot be reached: phpMyAdmin says so and keeps the sign-on.
+	settings.SecretFile = e.secret
+	settings.UapidURL = "https://127.0.0.1:1"
+	set(settings)
+	reason(b, e.pma.URL+"index.php", "unavailable", "uapid away")
+	settings.UapidURL = "https://" + e.srv.Addrs["cpaneld"]
+	set(settings)
+	if dbs := databaseNames(b.databases()); !slices.Equal(dbs, aliceDBs) {
+		t.Fatalf("once uapid answers again, phpMyAdmin lists %q", dbs)
+	}
 }

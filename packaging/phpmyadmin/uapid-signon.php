@@ -82,16 +82,16 @@ if (!class_exists('UapidSignOn', false)) {
             if ($status === 200 && self::good($answer)) {
                 return [$answer['data']['user'], $answer['data']['password']];
             }
-            if ($status === 403) {
+            if ($status === 403 && self::refusal($answer)) {
                 // The cPanel session has ended (logout, expiry, revocation,
                 // the account's suspension or removal): so has this
                 // sign-on.
                 $_SESSION[self::KEY] = ['ended' => 'ended'];
                 self::leave('ended');
             }
-            // uapid did not answer: keep the handle, the next request asks
-            // again.
-            self::leave($status === 401 ? 'config' : 'unavailable');
+            // uapid did not answer, or refused the script itself: keep the
+            // handle, the next request asks again.
+            self::leave($status === 401 || $status === 403 ? 'config' : 'unavailable');
         }
 
         /** redeem exchanges a ticket for a handle and never returns. */
@@ -110,14 +110,20 @@ if (!class_exists('UapidSignOn', false)) {
                 ];
                 self::moveOn(self::currentWithout(self::PARAM));
             }
-            $message = is_array($answer) ? ($answer['message'] ?? '') : '';
-            if ($status === 403 && $message === 'invalid_login') {
-                self::leave('denied');
-            }
-            if ($status === 403 && in_array($message, ['invalid_session', 'expired_session'], true)) {
-                self::leave('ticket');
+            if ($status === 403 && self::refusal($answer)) {
+                self::leave($answer['message'] === 'invalid_login' ? 'denied' : 'ticket');
             }
             self::leave($status === 401 || $status === 403 ? 'config' : 'unavailable');
+        }
+
+        /**
+         * refusal reports whether uapid refused the ticket or handle (its
+         * session), rather than the script.
+         */
+        private static function refusal($answer): bool
+        {
+            return is_array($answer)
+                && in_array($answer['message'] ?? null, ['invalid_session', 'expired_session', 'invalid_login'], true);
         }
 
         /** good reports whether uapid answered a temporary user. */
