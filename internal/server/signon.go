@@ -25,7 +25,7 @@ import (
 //	     created if needed, with its password
 //
 // The password travels only in the answer to the second, which the
-// browser cannot make. Both answer 404 unless --phpmyadmin-url is set.
+// browser cannot make. Without --phpmyadmin-url neither route exists.
 
 // phpMyAdminPrefix is where the routes live, as on cPanel.
 const phpMyAdminPrefix = "/3rdparty/phpMyAdmin"
@@ -44,8 +44,6 @@ func isPhpMyAdminPath(path string) bool {
 func (s *Server) servePhpMyAdmin(w http.ResponseWriter, r *http.Request, service, token string, hasToken bool, path string) {
 	rest := strings.TrimPrefix(path, phpMyAdminPrefix)
 	switch {
-	case s.cfg.PhpMyAdminURL == "":
-		http.NotFound(w, r)
 	case rest == "/signon" && !hasToken:
 		setRoute(r, "web", "phpmyadmin_signon")
 		s.phpMyAdminSignOn(w, r, service)

@@ -49,7 +49,7 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, service string
 			return
 		}
 		s.landing(w, r, service, token)
-	case isPhpMyAdminPath(path):
+	case isPhpMyAdminPath(path) && s.cfg.PhpMyAdminURL != "":
 		s.servePhpMyAdmin(w, r, service, token, hasToken, path)
 	case !hasToken && path == "/":
 		if !allowMethods(w, r, http.MethodGet, http.MethodHead) {
