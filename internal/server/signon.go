@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -139,7 +140,13 @@ func (s *Server) phpMyAdminSignOn(w http.ResponseWriter, r *http.Request, servic
 	var le *auth.LoginError
 	switch {
 	case errors.Is(err, auth.ErrDenied):
-		denyAPI(w)
+		// The API's refusal (SPEC §5): the script is an API client.
+		h := w.Header()
+		h.Set("WWW-Authenticate", `Basic realm="uapid"`)
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusUnauthorized)
+		io.WriteString(w, accessDenied)
 		return
 	case errors.Is(err, auth.ErrNotSignOnApp):
 		writeRawJSON(w, http.StatusForbidden, signOnFailure("This resource server may not sign on to phpMyAdmin; the sign-on script authenticates as “"+auth.PhpMyAdmin+"”."))

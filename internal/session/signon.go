@@ -68,7 +68,8 @@ func ParseSignOnHandle(h string) (id string, ok bool) {
 		return "", false
 	}
 	for i := 0; i < len(id); i++ {
-		if !strings.ContainsRune(base32Lower, rune(id[i])) {
+		// Session ids are lower-case base32: [a-z2-7].
+		if c := id[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
 			return "", false
 		}
 	}
