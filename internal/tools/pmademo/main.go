@@ -10,8 +10,8 @@
 // directory of its own (nothing under /etc changes); and makes the demo
 // account's database demo_wp in MariaDB, with a table, unless it exists
 // (then it is left as it is). Log in to cPanel as demo and follow the
-// phpMyAdmin link. Ctrl-C stops both and drops demo_wp if the demo made
-// it.
+// phpMyAdmin link. Ctrl-C stops both, ends the demo's sessions with their
+// temporary database users, and drops demo_wp if the demo made it.
 //
 // Options:
 //
@@ -48,6 +48,9 @@ import (
 
 	"github.com/uapid/uapid/internal/cli"
 	"github.com/uapid/uapid/internal/pmaserver"
+	"github.com/uapid/uapid/internal/store"
+	"github.com/uapid/uapid/internal/store/sqlstore"
+	"github.com/uapid/uapid/internal/tempdb"
 	"github.com/uapid/uapid/internal/tlsutil"
 )
 
@@ -163,6 +166,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(Demo))
 		if code := <-done; code != 0 {
 			err = errors.Join(err, fmt.Errorf("uapid serve exited with %d; see %s", code, uapidLog.Name()))
 		}
+		// The demo's sessions end with it, and so do their temporary
+		// users (a session outlives a restart of uapid, but not the demo).
+		if eerr := endSessions(data, *dsn); eerr != nil {
+			err = errors.Join(err, eerr)
+		}
 	}()
 	m := listenRE.FindStringSubmatch(out.String())
 	if m == nil {
@@ -197,6 +205,39 @@ func run(ctx context.Context, args []string, stdout io.Writer, ready func(Demo))
 	case code := <-done:
 		done <- code
 		return fmt.Errorf("uapid serve stopped (%d); see %s", code, uapidLog.Name())
+	}
+	return nil
+}
+
+// endSessions ends every session of the demo's store in data, with the
+// temporary database users it recorded (uapid has stopped).
+func endSessions(data, dsn string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := sqlstore.OpenSQLite(ctx, filepath.Join(data, "uapid.db"), sqlstore.Options{})
+	if err != nil {
+		return fmt.Errorf("end the demo's sessions: %w", err)
+	}
+	defer db.Close()
+	my, err := tempdb.NewMySQL(dsn)
+	if err != nil {
+		return fmt.Errorf("end the demo's sessions: %w", err)
+	}
+	defer my.Close()
+	sessions := db.Sessions()
+	rs, err := sessions.List(ctx, "")
+	if err != nil {
+		return fmt.Errorf("end the demo's sessions: %w", err)
+	}
+	for _, r := range rs {
+		if _, err := sessions.Delete(ctx, r.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("end the demo's sessions: %w", err)
+		}
+	}
+	// Every recorded user's session is gone now: the sweep drops them all.
+	tm := &tempdb.Manager{Ledger: db.Ledger(), Servers: []tempdb.Server{my}}
+	if _, err := tm.Sweep(ctx, func(context.Context, string) (bool, error) { return false, nil }); err != nil {
+		return fmt.Errorf("drop the demo's temporary database users: %w", err)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/uapid/uapid/internal/pmaserver"
+	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/testserver"
 	"github.com/uapid/uapid/internal/testutil"
 	"github.com/uapid/uapid/internal/tlsutil"
@@ -95,6 +96,21 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(string(page), "db="+demoDB) {
 		t.Fatalf("phpMyAdmin (%s) does not list %s:\n%s", r.Request.URL, demoDB, page)
 	}
+	// The temporary user phpMyAdmin signed on as, from the demo's store.
+	db, err := sqlstore.OpenSQLiteSQL(filepath.Join(d.Dir, "uapid-data", "uapid.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tempUser string
+	err = db.QueryRow(`SELECT temp_user FROM sessions WHERE user_name = 'demo' AND temp_created = 1`).Scan(&tempUser)
+	db.Close()
+	if err != nil {
+		t.Fatalf("phpMyAdmin signed on, but the demo's store has no created temporary user: %v", err)
+	}
+	var users int
+	if err := admin.QueryRow(`SELECT COUNT(*) FROM mysql.user WHERE User = ?`, tempUser).Scan(&users); err != nil || users != 1 {
+		t.Fatalf("the temporary user %s in MariaDB: %d, %v", tempUser, users, err)
+	}
 
 	cancel()
 	select {
@@ -111,5 +127,9 @@ func TestDemo(t *testing.T) {
 	}
 	if left != existed {
 		t.Fatalf("%s: %d before the demo, %d after", demoDB, existed, left)
+	}
+	// The temporary user phpMyAdmin signed on as is gone with the demo.
+	if err := admin.QueryRow(`SELECT COUNT(*) FROM mysql.user WHERE User = ?`, tempUser).Scan(&users); err != nil || users != 0 {
+		t.Fatalf("the demo's temporary user %s is left in MariaDB (%d, %v)", tempUser, users, err)
 	}
 }
