@@ -151,6 +151,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		Idle:     cfg.IdleTimeout,
 		Max:      cfg.MaxAge,
 		Audit:    auditLog,
+		Tickets:  st.tickets,
 	}
 	limiter := auth.NewLimiter(auth.LimitConfig{
 		Allow: cfg.BruteforceAllow, IPMax: cfg.BruteforceIPMax, UserMax: cfg.BruteforceUserMax,
@@ -193,6 +194,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		a.Audit.Log(context.Background(), ev)
 	}
 	a.Sessions.OnEnd = a.sessionEnded
+	a.Sessions.TempUsers = tempUsers{a}
 	registerModules(a)
 	if cfg.Fixture != "" {
 		fx, err := fixture.Load(cfg.Fixture)

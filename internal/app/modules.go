@@ -22,7 +22,6 @@ func registerModules(a *App) {
 		Sessions:        a.Sessions,
 		Locales:         a.Config.Locales,
 		WebmailHostname: a.Config.WebmailHostname,
-		TempUsers:       tempUsers{a},
 		Auth:            a.Auth,
 	})
 	sso.Register(a.WHM, &sso.Deps{
@@ -43,15 +42,16 @@ func registerModules(a *App) {
 	})
 }
 
-// tempUsers adapts the temporary-user manager to the Session module.
+// tempUsers adapts the temporary-user manager to the session manager
+// (session.TempUsers), auditing each creation.
 type tempUsers struct{ a *App }
 
 func (t tempUsers) Configured() bool { return t.a.TempDB.Configured() }
 
-func (t tempUsers) Create(ctx context.Context, r store.Session) error {
+func (t tempUsers) Create(ctx context.Context, r store.Session, via string) error {
 	err := t.a.TempDB.Create(ctx, tempdb.User{Name: r.TempUser, Password: r.TempPass, Account: r.Account, SessionID: r.ID})
 	if err == nil {
-		t.a.Audit.Log(ctx, audit.Event{Event: audit.TempUserCreate, Actor: r.Account, Method: "create_temp_user",
+		t.a.Audit.Log(ctx, audit.Event{Event: audit.TempUserCreate, Actor: r.Account, Method: via,
 			Target: r.Account, SessionID: r.ID, SecretFP: audit.Fingerprint(r.TempUser)})
 	}
 	return err

@@ -16,14 +16,16 @@ import (
 // stores are the backends of one runtime, as --store and --session-store
 // name them:
 //
-//   - --store SQLite (default): the directory, the sessions and the
-//     temporary-user ledger in one local file; the brute-force counters in
-//     this process (memstore: a single node has nothing to share them
-//     with, and counting in memory costs nothing on the request path).
-//   - --store postgres://…: all four in PostgreSQL, shared by every node.
-//   - --session-store redis://… (or postgres://…): the sessions and the
-//     brute-force counters move there (they are what every request
-//     touches); the directory and the ledger stay in the --store.
+//   - --store SQLite (default): the directory, the sessions (with their
+//     sign-on tickets) and the temporary-user ledger in one local file;
+//     the brute-force counters in this process (memstore: a single node
+//     has nothing to share them with, and counting in memory costs
+//     nothing on the request path).
+//   - --store postgres://…: all of it in PostgreSQL, shared by every node.
+//   - --session-store redis://… (or postgres://…): the sessions (with
+//     their sign-on tickets) and the brute-force counters move there (they
+//     are what every request touches); the directory and the ledger stay
+//     in the --store.
 //
 // The OAuth codes and tokens always live with the sessions they hang off
 // (their lifetimes are the sessions', and a token's every use reads its
@@ -41,6 +43,8 @@ type stores struct {
 	// oauth holds the OAuth codes and tokens, next to the sessions they
 	// hang off.
 	oauth store.OAuth
+	// tickets are the sign-on tickets, kept with the sessions.
+	tickets store.Tickets
 
 	closers []func() error
 	pings   []func(context.Context) error
@@ -91,7 +95,7 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 	}
 	st.add(main.Close, main.Ping)
 	st.dir, st.ledger, st.sessions, st.oauth = main.Directory(), main.Ledger(), main.Sessions(), main.OAuth()
-	st.packages = main.Packages()
+	st.packages, st.tickets = main.Packages(), main.Tickets()
 	switch sessKind {
 	case config.KindRedis:
 		rs, err := redisstore.Open(ctx, cfg.SessionStore, box)
@@ -99,14 +103,14 @@ func openStores(ctx context.Context, cfg *config.Config) (_ *stores, err error) 
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
 		st.add(rs.Close, rs.Ping)
-		st.sessions, st.attempts, st.oauth = rs.Sessions(), rs.Attempts(), rs.OAuth()
+		st.sessions, st.attempts, st.oauth, st.tickets = rs.Sessions(), rs.Attempts(), rs.OAuth(), rs.Tickets()
 	case config.KindPostgres:
 		pg, err := sqlstore.OpenPostgres(ctx, cfg.SessionStore, sqlstore.Options{Box: box})
 		if err != nil {
 			return nil, fmt.Errorf("--session-store: %w", err)
 		}
 		st.add(pg.Close, pg.Ping)
-		st.sessions, st.attempts, st.oauth = pg.Sessions(), pg.Attempts(), pg.OAuth()
+		st.sessions, st.attempts, st.oauth, st.tickets = pg.Sessions(), pg.Attempts(), pg.OAuth(), pg.Tickets()
 	}
 	return st, nil
 }

@@ -2,10 +2,11 @@
 // every security-relevant event (sessions created, logged in, ended; temporary
 // database users created and dropped; API tokens created and revoked;
 // accounts and mailboxes created, suspended, unsuspended, removed and given
-// new passwords; brute-force blocks; mail clients' password logins; OAuth
-// codes and tokens issued, refused and revoked). Each record names who did what to whom, from where and
-// with which client, and identifies a secret only by a fingerprint (the first
-// 12 hex digits of its SHA-256), never by the secret itself.
+// new passwords; sign-on tickets issued, redeemed and refused; brute-force
+// blocks; mail clients' password logins; OAuth codes and tokens issued,
+// refused and revoked). Each record names who did what to whom, from where
+// and with which client, and identifies a secret only by a fingerprint (the
+// first 12 hex digits of its SHA-256), never by the secret itself.
 package audit
 
 import (
@@ -61,6 +62,10 @@ const (
 	OAuthToken       = "oauth.token"
 	OAuthTokenFailed = "oauth.token_failed"
 	OAuthRevoke      = "oauth.revoke"
+	// phpMyAdmin's sign-on: a ticket issued, redeemed, refused.
+	SignOnTicket  = "signon.ticket"
+	SignOnRedeem  = "signon.redeem"
+	SignOnRefused = "signon.refused"
 )
 
 // Event is one audit record. Empty fields are left out.

@@ -105,6 +105,11 @@ type Config struct {
 
 	MySQLDSN         string
 	PostgresAdminDSN string
+	// PhpMyAdminURL, when set, is the address of a phpMyAdmin that signs on
+	// to cPanel sessions as their temporary database user (docs/phpmyadmin.md):
+	// the landing page links to it, and uapid sends the browser there with a
+	// one-time ticket.
+	PhpMyAdminURL string
 
 	Locales []string
 
@@ -340,6 +345,16 @@ var options = []option{
 	{"public-port-whostmgrd", "", "WHM port announced in URLs", port("whostmgrd")},
 	{"mysql-dsn", "", "administrative MariaDB/MySQL DSN for temporary users, e.g. root@tcp(127.0.0.1:3306)/", str(func(c *Config) *string { return &c.MySQLDSN })},
 	{"postgres-admin-dsn", "", "administrative PostgreSQL DSN for temporary roles", str(func(c *Config) *string { return &c.PostgresAdminDSN })},
+	{"phpmyadmin-url", "", "address of a phpMyAdmin that signs on to cPanel sessions as their temporary database user (needs --mysql-dsn and the resource server phpmyadmin)", func(c *Config, v string) error {
+		if v != "" {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+				return fmt.Errorf("“%s” is not an absolute http(s) URL without user information or fragment", v)
+			}
+		}
+		c.PhpMyAdminURL = v
+		return nil
+	}},
 	{"locales", strings.Join(DefaultLocales, ","), "comma-separated locales this server offers", func(c *Config, v string) error {
 		c.Locales = nil
 		for _, l := range strings.Split(v, ",") {
@@ -785,6 +800,14 @@ func (c *Config) finish(srcs map[string]string) error {
 	}
 	if c.PostgresAdminDSN != "" && !strings.HasPrefix(c.PostgresAdminDSN, "postgres://") && !strings.HasPrefix(c.PostgresAdminDSN, "postgresql://") {
 		return fmt.Errorf("invalid %s: expected a postgres:// URL", srcs["postgres-admin-dsn"])
+	}
+	if c.PhpMyAdminURL != "" {
+		if c.MySQLDSN == "" {
+			return fmt.Errorf("invalid %s: phpMyAdmin signs on as a temporary MariaDB/MySQL user, so --mysql-dsn is required", srcs["phpmyadmin-url"])
+		}
+		if !slices.ContainsFunc(c.ResourceServers, func(rs ResourceServer) bool { return rs.Name == "phpmyadmin" }) {
+			return fmt.Errorf("invalid %s: the sign-on script authenticates as the resource server phpmyadmin, so --resource-servers needs phpmyadmin:SECRET_FILE", srcs["phpmyadmin-url"])
+		}
 	}
 	return nil
 }

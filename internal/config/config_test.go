@@ -247,6 +247,11 @@ func TestBadConfiguration(t *testing.T) {
 		{name: "oauth client other scheme", flags: []string{"--oauth-clients", "rc:" + goodSecret + ":ftp://m.example/cb"}, want: []string{"flag --oauth-clients", "http(s)"}},
 		{name: "oauth client short secret", env: map[string]string{"UAPID_OAUTH_CLIENTS": "rc:" + shortSecret + ":https://m.example/cb"}, want: []string{"environment variable UAPID_OAUTH_CLIENTS", "16 characters"}, never: []string{"too-short"}},
 		{name: "oauth client missing file", file: "oauth-clients: [\"rc:" + unreadableDir + "/s:https://m.example/cb\"]\n", want: []string{"config file", "oauth-clients", "cannot read"}},
+		{name: "phpmyadmin-url relative", flags: []string{"--phpmyadmin-url", "/phpmyadmin/"}, want: []string{"flag --phpmyadmin-url", "/phpmyadmin/", "absolute"}},
+		{name: "phpmyadmin-url other scheme", env: map[string]string{"UAPID_PHPMYADMIN_URL": "ftp://db.example/"}, want: []string{"environment variable UAPID_PHPMYADMIN_URL", "absolute"}},
+		{name: "phpmyadmin-url with user", flags: []string{"--phpmyadmin-url", "https://u:p@db.example/"}, want: []string{"flag --phpmyadmin-url", "user information"}},
+		{name: "phpmyadmin-url without mysql-dsn", flags: []string{"--phpmyadmin-url", "https://db.example/phpmyadmin/", "--resource-servers", "phpmyadmin:" + goodSecret}, want: []string{"flag --phpmyadmin-url", "--mysql-dsn"}},
+		{name: "phpmyadmin-url without its resource server", flags: []string{"--phpmyadmin-url", "https://db.example/phpmyadmin/", "--mysql-dsn", "root@tcp(127.0.0.1:3306)/", "--resource-servers", "pma:" + goodSecret}, want: []string{"flag --phpmyadmin-url", "resource server phpmyadmin", "phpmyadmin:SECRET_FILE"}},
 		{name: "bad ip-validation", flags: []string{"--ip-validation", "Strict"}, want: []string{"flag --ip-validation", "Strict"}},
 		{name: "bad trusted proxy", flags: []string{"--trusted-proxies", "10.0.0.0/8,10.0.0.0/33"}, want: []string{"flag --trusted-proxies", "10.0.0.0/33"}},
 		{name: "bad trusted proxy env", env: map[string]string{"UAPID_TRUSTED_PROXIES": "proxy.example"}, want: []string{"environment variable UAPID_TRUSTED_PROXIES", "proxy.example"}},
@@ -349,6 +354,8 @@ func TestGoodEdgeValues(t *testing.T) {
 		{"oauth clients", []string{"--oauth-clients", "roundcube:" + writeFile(t, "rc.secret", "Roundcube-secret-0123\n") +
 			":https://mail.example/index.php/login/oauth|http://127.0.0.1:8080/index.php/login/oauth|http://localhost/cb|http://[::1]:1/cb,other:" +
 			writeFile(t, "o.secret", "Other-secret-01234567") + ":https://other.example/cb"}},
+		{"phpmyadmin", []string{"--phpmyadmin-url", "https://db.example.com/phpmyadmin/?lang=en", "--mysql-dsn", "root@unix(/run/mysqld/mysqld.sock)/",
+			"--resource-servers", "phpmyadmin:" + writeFile(t, "pma.secret", "Pma-secret-0123456789")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -27,7 +27,10 @@ func TestSealOpen(t *testing.T) {
 		if len(s) != len(pt)+Overhead {
 			t.Errorf("sealed length %d, want %d", len(s), len(pt)+Overhead)
 		}
-		if bytes.Contains(s, []byte(pt)) {
+		// A short plaintext turns up in random bytes by chance (a
+		// one-byte one in about one sealed value of nine): only a
+		// plaintext long enough that chance cannot explain it counts.
+		if len(pt) >= 8 && bytes.Contains(s, []byte(pt)) {
 			t.Errorf("sealed value contains the plaintext")
 		}
 		got, err := b.OpenString(s, "ctx")

@@ -13,6 +13,7 @@ import (
 	"github.com/uapid/uapid/internal/audit"
 	"github.com/uapid/uapid/internal/store/sqlstore"
 	"github.com/uapid/uapid/internal/testserver"
+	"github.com/uapid/uapid/internal/testutil"
 )
 
 // TestAuditTrailAndNoSecretsInLogs runs every flow with debug logging and
@@ -147,41 +148,10 @@ func TestAuditTrailAndNoSecretsInLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	outputs := map[string]string{"stdout": srv.Stdout.String(), "stderr": srv.Stderr.String(), "audit log": string(auditData)}
-	if !strings.Contains(outputs["stderr"], "level=DEBUG") {
-		t.Fatal("debug logging was not on")
-	}
-	for name, out := range outputs {
-		for _, sec := range secrets {
-			if sec != "" && strings.Contains(out, sec) {
-				t.Errorf("%s contains the secret %.6s…", name, sec)
-			}
-		}
-	}
+	checkNoSecrets(t, srv, auditData, secrets)
 
 	// The audit records.
-	var events []audit.Event
-	sc := bufio.NewScanner(strings.NewReader(string(auditData)))
-	for sc.Scan() {
-		var e audit.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("audit line is not JSON: %s", sc.Text())
-		}
-		if e.Time.IsZero() || e.Event == "" {
-			t.Fatalf("audit line without time or event: %s", sc.Text())
-		}
-		events = append(events, e)
-	}
-	find := func(event, target string) audit.Event {
-		t.Helper()
-		for _, e := range events {
-			if e.Event == event && (target == "" || e.Target == target) {
-				return e
-			}
-		}
-		t.Fatalf("no %s event for %q in:\n%s", event, target, auditData)
-		return audit.Event{}
-	}
+	find := auditEvents(t, auditData)
 	e := find(audit.SessionCreate, "info@alice.test")
 	if e.Actor != "alice" || e.Method != "create_webmail_session_for_mail_user" || e.Service != "webmaild" ||
 		e.Client != "127.0.0.1" || e.UserAgent == "" || e.SecretFP != audit.Fingerprint(s.Session) || e.SessionID == "" {
@@ -216,4 +186,142 @@ func TestAuditTrailAndNoSecretsInLogs(t *testing.T) {
 	if e := find(audit.MailLoginFailed, "info@alice.test"); e.Client != "198.51.100.7" || e.Reason != "invalid_login" {
 		t.Fatalf("mail.login_failed record %+v", e)
 	}
+}
+
+// checkNoSecrets fails the test when a secret appears in the server's
+// output (with debug logging on) or its audit log.
+func checkNoSecrets(t *testing.T, srv *testserver.Server, auditData []byte, secrets []string) {
+	t.Helper()
+	outputs := map[string]string{"stdout": srv.Stdout.String(), "stderr": srv.Stderr.String(), "audit log": string(auditData)}
+	if !strings.Contains(outputs["stderr"], "level=DEBUG") {
+		t.Fatal("debug logging was not on")
+	}
+	for name, out := range outputs {
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(out, sec) {
+				t.Errorf("%s contains the secret %.6s…", name, sec)
+			}
+		}
+	}
+}
+
+// auditEvents parses an audit log and returns a finder of its events:
+// the first of event whose target is target ("" = any).
+func auditEvents(t *testing.T, auditData []byte) func(event, target string) audit.Event {
+	t.Helper()
+	var events []audit.Event
+	sc := bufio.NewScanner(strings.NewReader(string(auditData)))
+	for sc.Scan() {
+		var e audit.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("audit line is not JSON: %s", sc.Text())
+		}
+		if e.Time.IsZero() || e.Event == "" {
+			t.Fatalf("audit line without time or event: %s", sc.Text())
+		}
+		events = append(events, e)
+	}
+	return func(event, target string) audit.Event {
+		t.Helper()
+		for _, e := range events {
+			if e.Event == event && (target == "" || e.Target == target) {
+				return e
+			}
+		}
+		t.Fatalf("no %s event for %q in:\n%s", event, target, auditData)
+		return audit.Event{}
+	}
+}
+
+// TestNoSecretsInLogsPhpMyAdminSignOn runs the phpMyAdmin sign-on (the
+// test plays the browser and the sign-on script, against the real
+// MariaDB) with debug logging and the audit log on, then checks that
+// neither the temporary user's password (nor its name), the ticket, the
+// handle nor the script's secret appears in any output, and the sign-on's
+// audit records.
+func TestNoSecretsInLogsPhpMyAdminSignOn(t *testing.T) {
+	admin, dsn := testutil.MySQL(t)
+	dir := t.TempDir()
+	auditPath := filepath.Join(dir, "audit.jsonl")
+	const rsSecret = "Pma-signon-secret-for-logs-0123"
+	secretFile := filepath.Join(dir, "pma.secret")
+	if err := os.WriteFile(secretFile, []byte(rsSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := testserver.Start(t, testserver.Options{Args: []string{"--log-level", "debug", "--audit-log", auditPath,
+		"--mysql-dsn", dsn, "--resource-servers", "phpmyadmin:" + secretFile, "--phpmyadmin-url", "https://pma.example.test/"}})
+	secrets := []string{testserver.RootPassword, testserver.AlicePassword, rsSecret, "Wrong-signon-secret-0123"}
+
+	// The browser: WHM's login URL, the landing page, the phpMyAdmin link.
+	w := whm(t, srv, rootBasic, "create_user_session", url.Values{"user": {"alice"}, "service": {"cpaneld"}})
+	d := w["data"].(map[string]any)
+	secrets = append(secrets, d["session"].(string), url.QueryEscape(d["session"].(string)))
+	u, _ := url.Parse(d["url"].(string))
+	c := srv.Client()
+	r := srv.Do(c, mustReq(t, "GET", srv.URL("cpaneld", u.RequestURI())))
+	for _, ck := range r.Cookies() {
+		if ck.Name == "cpsession" {
+			v, _ := url.QueryUnescape(ck.Value)
+			secrets = append(secrets, ck.Value, v)
+		}
+	}
+	token := d["cp_security_token"].(string)
+	srv.Do(c, mustReq(t, "GET", srv.URL("cpaneld", token+"/")))
+	r = srv.Do(c, mustReq(t, "GET", srv.URL("cpaneld", token+"/3rdparty/phpMyAdmin/")))
+	loc, err := url.Parse(r.Header.Get("Location"))
+	if r.StatusCode != http.StatusFound || err != nil {
+		t.Fatalf("phpMyAdmin link: HTTP %d Location %q", r.StatusCode, r.Header.Get("Location"))
+	}
+	ticket := loc.Query().Get("uapid_signon")
+	secrets = append(secrets, ticket)
+
+	// The sign-on script: a wrong secret, the ticket, the handle, the spent
+	// ticket.
+	signOn := func(authz string, form url.Values) *testserver.Response {
+		return srv.PostForm(srv.Client(), "cpaneld", "/3rdparty/phpMyAdmin/signon", authz, form)
+	}
+	if r := signOn(testserver.Basic("phpmyadmin", "Wrong-signon-secret-0123"), url.Values{"ticket": {ticket}}); r.StatusCode != 401 {
+		t.Fatalf("wrong secret: HTTP %d", r.StatusCode)
+	}
+	pmaAuth := testserver.Basic("phpmyadmin", rsSecret)
+	r = signOn(pmaAuth, url.Values{"ticket": {ticket}})
+	var answer struct {
+		Data struct{ User, Password, Handle string } `json:"data"`
+	}
+	if err := json.Unmarshal(r.Body, &answer); err != nil || r.StatusCode != 200 || answer.Data.Password == "" {
+		t.Fatalf("sign-on: HTTP %d: %s", r.StatusCode, r.Body)
+	}
+	t.Cleanup(func() { admin.Exec("DROP USER IF EXISTS '" + answer.Data.User + "'@'localhost'") })
+	secrets = append(secrets, answer.Data.User, answer.Data.Password, answer.Data.Handle)
+	if r := signOn(pmaAuth, url.Values{"handle": {answer.Data.Handle}}); r.StatusCode != 200 {
+		t.Fatalf("handle: HTTP %d: %s", r.StatusCode, r.Body)
+	}
+	if r := signOn(pmaAuth, url.Values{"ticket": {ticket}}); r.StatusCode != 403 {
+		t.Fatalf("spent ticket: HTTP %d: %s", r.StatusCode, r.Body)
+	}
+	srv.Do(c, mustReq(t, "POST", srv.URL("cpaneld", token+"/logout/")))
+	if r := signOn(pmaAuth, url.Values{"handle": {answer.Data.Handle}}); r.StatusCode != 403 {
+		t.Fatalf("handle after logout: HTTP %d: %s", r.StatusCode, r.Body)
+	}
+	srv.Stop()
+
+	auditData, err := os.ReadFile(auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoSecrets(t, srv, auditData, secrets)
+	find := auditEvents(t, auditData)
+	if e := find(audit.SignOnTicket, "alice"); e.SessionID == "" || e.SecretFP != audit.Fingerprint(ticket) {
+		t.Fatalf("signon.ticket record %+v", e)
+	}
+	if e := find(audit.SignOnRedeem, "alice"); e.Actor != "phpmyadmin" || e.SecretFP != audit.Fingerprint(ticket) || e.Client != "127.0.0.1" {
+		t.Fatalf("signon.redeem record %+v", e)
+	}
+	if e := find(audit.SignOnRefused, ""); e.Reason != "invalid_session" || e.SecretFP != audit.Fingerprint(ticket) {
+		t.Fatalf("signon.refused record %+v", e)
+	}
+	if e := find(audit.TempUserCreate, "alice"); e.Method != "phpmyadmin_signon" || e.SecretFP != audit.Fingerprint(answer.Data.User) {
+		t.Fatalf("tempuser.create record %+v", e)
+	}
+	find(audit.TempUserDrop, "alice")
 }

@@ -15,7 +15,8 @@ import (
 )
 
 // serveWeb handles the browser-facing routes: /{token}/login, /login/,
-// /{token}/logout/, the landing page /{token}/ and the root page.
+// /{token}/logout/, the landing page /{token}/, the root page and the
+// phpMyAdmin sign-on (signon.go).
 func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, service string, secure bool, token string, hasToken bool, path string) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
@@ -48,6 +49,8 @@ func (s *Server) serveWeb(w http.ResponseWriter, r *http.Request, service string
 			return
 		}
 		s.landing(w, r, service, token)
+	case isPhpMyAdminPath(path) && s.cfg.PhpMyAdminURL != "":
+		s.servePhpMyAdmin(w, r, service, token, hasToken, path)
 	case hasToken && (strings.HasPrefix(path, "/frontend/") || strings.HasPrefix(path, "/3rdparty/")):
 		// An application's page (create_user_session's "app"): uapid
 		// serves the landing page, naming the application's path.
@@ -268,6 +271,8 @@ func (s *Server) landing(w http.ResponseWriter, r *http.Request, service, token 
 		"Idle":    rec.ExpiresAt.UTC().Format(time.RFC1123),
 		"Expires": s.app.Sessions.EndsAt(rec).UTC().Format(time.RFC1123),
 		"Page":    appPath(r.URL.Path),
+		// phpMyAdmin signs on to cPanel sessions (signon.go).
+		"PhpMyAdmin": service == uapi.ServiceCPanel && s.cfg.PhpMyAdminURL != "",
 	})
 }
 
@@ -338,6 +343,7 @@ var landingPage = template.Must(template.New("landing").Parse(`<!DOCTYPE html>
 <p>Logged in as <strong id="user">{{.User}}</strong></p>
 {{if .Page}}<p class="muted">Page: <code id="page">{{.Page}}</code></p>{{end}}
 <p class="muted">Without activity this session ends at <span id="idle">{{.Idle}}</span>; it ends at <span id="expires">{{.Expires}}</span> at the latest.</p>
+{{if .PhpMyAdmin}}<p><a id="phpmyadmin" href="{{.Token}}/3rdparty/phpMyAdmin/">phpMyAdmin</a> <span class="muted">— your databases, as this session’s temporary database user</span></p>{{end}}
 <form method="post" action="{{.Token}}/logout/"><button type="submit" id="logout">Log out</button></form>
 </main></body></html>
 `))

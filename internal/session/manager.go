@@ -27,6 +27,13 @@ type Manager struct {
 	// Audit receives an event for every creation and end of a session;
 	// nil discards them.
 	Audit *audit.Logger
+	// Tickets keeps the sign-on tickets of sessions (signon.go); nil: no
+	// sign-on. TicketTTL is how long a ticket lives (0: DefaultTicketTTL).
+	Tickets   store.Tickets
+	TicketTTL time.Duration
+	// TempUsers creates temporary database users (CreateTempUser); nil:
+	// none are configured.
+	TempUsers TempUsers
 }
 
 // audit logs one event about r; secret (may be empty) is fingerprinted.
@@ -200,8 +207,19 @@ func (m *Manager) EndAccount(ctx context.Context, account, user, reason string) 
 }
 
 // Sweep removes expired sessions in batches until none is left (or ctx
-// ends) and reports each to OnEnd. It returns how many it removed.
+// ends) and reports each to OnEnd, and removes expired sign-on tickets.
+// It returns how many sessions it removed.
 func (m *Manager) Sweep(ctx context.Context, batch int) (int, error) {
+	n, err := m.sweepSessions(ctx, batch)
+	if m.Tickets != nil {
+		if _, terr := m.Tickets.SweepTickets(ctx, m.Clock()); terr != nil {
+			err = errors.Join(err, fmt.Errorf("sweep sign-on tickets: %w", terr))
+		}
+	}
+	return n, err
+}
+
+func (m *Manager) sweepSessions(ctx context.Context, batch int) (int, error) {
 	total := 0
 	for {
 		rs, err := m.Store.Sweep(ctx, m.Clock(), batch)

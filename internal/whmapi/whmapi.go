@@ -81,6 +81,9 @@ type Registry struct {
 	log   *slog.Logger
 	funcs map[string]Func
 	api0  map[string]API0
+	// rootOnly are the functions only root may call (applist leaves them
+	// out for resellers).
+	rootOnly map[string]bool
 }
 
 // API0 turns the WHM API 1 answer of a function into its WHM API 0 form.
@@ -89,7 +92,7 @@ type API0 func(env Envelope) any
 // NewRegistry returns a registry with the built-in "version" function
 // (in both API versions) and "applist".
 func NewRegistry(log *slog.Logger) *Registry {
-	r := &Registry{log: log, funcs: map[string]Func{}, api0: map[string]API0{}}
+	r := &Registry{log: log, funcs: map[string]Func{}, api0: map[string]API0{}, rootOnly: map[string]bool{}}
 	r.Register("version", func(ctx context.Context, c uapi.Caller, args *uapi.Args) (Envelope, error) {
 		return OK(map[string]any{"version": Version}), nil
 	})
@@ -139,7 +142,7 @@ func ResultList(env Envelope, extra map[string]any) any {
 func (r *Registry) applist(ctx context.Context, c uapi.Caller, args *uapi.Args) (Envelope, error) {
 	names := make([]string, 0, len(r.funcs))
 	for n := range r.funcs {
-		if c.User == "root" || !RootOnly[n] {
+		if c.User == "root" || !r.rootOnly[n] {
 			names = append(names, n)
 		}
 	}
@@ -147,15 +150,18 @@ func (r *Registry) applist(ctx context.Context, c uapi.Caller, args *uapi.Args) 
 	return OK(map[string]any{"app": names}), nil
 }
 
-// RootOnly are the functions only root may call (applist leaves them out
-// for resellers).
-var RootOnly = map[string]bool{}
-
 // Version is the cPanel & WHM version uapid reports itself compatible with.
 const Version = "11.134.0.0"
 
 // Register adds a function.
 func (r *Registry) Register(name string, f Func) { r.funcs[name] = f }
+
+// RegisterRootOnly adds a function only root may call; applist leaves it
+// out for resellers. (f checks the caller itself.)
+func (r *Registry) RegisterRootOnly(name string, f Func) {
+	r.funcs[name] = f
+	r.rootOnly[name] = true
+}
 
 // Dispatch runs one WHM API 1 call. version is the api.version argument
 // ("" when absent; the HTTP server sends calls without it, or with "0", to

@@ -20,15 +20,6 @@ import (
 // Module is the module's name.
 const Module = "Session"
 
-// TempUsers creates temporary database users.
-type TempUsers interface {
-	// Configured reports whether any database server is configured.
-	Configured() bool
-	// Create makes the temporary user of r on every configured database
-	// server, with the privileges of r.Account.
-	Create(ctx context.Context, r store.Session) error
-}
-
 // Module dependencies.
 type Deps struct {
 	Dir      store.Directory
@@ -38,7 +29,6 @@ type Deps struct {
 	// WebmailHostname is reported as "hostname" when logins must go to a
 	// separate Webmail host ("" reports null).
 	WebmailHostname string
-	TempUsers       TempUsers
 	// Auth checks mailbox passwords (check_password), with brute-force
 	// accounting against the end user's address.
 	Auth *auth.Authenticator
@@ -269,31 +259,15 @@ func (d *Deps) createTempUser(ctx context.Context, c *uapi.Call) (uapi.Result, e
 	if c.Caller.Method != uapi.MethodSession || c.Caller.SessionID == "" || c.Caller.Service != uapi.ServiceCPanel {
 		return notCreated, nil
 	}
-	rec, err := d.Sessions.Store.Get(ctx, c.Caller.SessionID)
-	if errors.Is(err, store.ErrNotFound) {
+	rec, created, err := d.Sessions.CreateTempUser(ctx, c.Caller.SessionID, "create_temp_user")
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return notCreated, nil
-	}
-	if err != nil {
-		return uapi.Result{}, err
-	}
-	if rec.TempCreated || rec.TempUser == "" {
-		return notCreated, nil
-	}
-	if d.TempUsers == nil || !d.TempUsers.Configured() {
+	case errors.Is(err, session.ErrNoTempDB):
 		return uapi.Fail("No database server is configured for temporary users."), nil
-	}
-	// Create first, then mark: a failed creation leaves the session free to
-	// try again. Creation is idempotent for the session's reserved name, so
-	// two concurrent calls both succeed and the compare-and-swap below picks
-	// the one that reports created: 1.
-	if err := d.TempUsers.Create(ctx, rec); err != nil {
+	case err != nil:
 		return uapi.Result{}, err
-	}
-	changed, err := d.Sessions.Store.MarkTempCreated(ctx, rec.ID)
-	if err != nil {
-		return uapi.Result{}, err
-	}
-	if !changed {
+	case !created:
 		return notCreated, nil
 	}
 	return uapi.OK(map[string]any{"created": 1, "session_temp_user": rec.TempUser}), nil

@@ -30,8 +30,7 @@ func registerResellers(reg *whmapi.Registry, d *Deps) {
 		"unsuspendreseller": d.unsuspendreseller,
 		"terminatereseller": d.terminatereseller,
 	} {
-		reg.Register(name, d.guard("", f))
-		whmapi.RootOnly[name] = true
+		reg.RegisterRootOnly(name, d.guard("", f))
 	}
 	reg.Register("resellerstats", d.resellerstats)
 }

@@ -18,13 +18,13 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, storetest.Backend{
 		New: func(t testing.TB) storetest.Handles {
 			s := open(t, redistest.Namespace(t), newBox(t, key))
-			return storetest.Handles{Sessions: s.Sessions(), Attempts: s.Attempts(), OAuth: s.OAuth()}
+			return storetest.Handles{Sessions: s.Sessions(), Attempts: s.Attempts(), OAuth: s.OAuth(), Tickets: s.Tickets()}
 		},
 		Pair: func(t testing.TB) (a, b storetest.Handles) {
 			ns := redistest.Namespace(t)
 			sa, sb := open(t, ns, newBox(t, key)), open(t, ns, newBox(t, key))
-			return storetest.Handles{Sessions: sa.Sessions(), Attempts: sa.Attempts(), OAuth: sa.OAuth()},
-				storetest.Handles{Sessions: sb.Sessions(), Attempts: sb.Attempts(), OAuth: sb.OAuth()}
+			return storetest.Handles{Sessions: sa.Sessions(), Attempts: sa.Attempts(), OAuth: sa.OAuth(), Tickets: sa.Tickets()},
+				storetest.Handles{Sessions: sb.Sessions(), Attempts: sb.Attempts(), OAuth: sb.OAuth(), Tickets: sb.Tickets()}
 		},
 	})
 }

@@ -1,8 +1,9 @@
 // Package redisstore keeps uapid's shared state in Redis, for several
 // uapid nodes that share it: the session records (store.Sessions), the
-// brute-force attempt counters (store.Attempts) and the OAuth codes and
-// tokens that hang off the sessions (store.OAuth, oauth.go). The directory
-// stays in SQL (package sqlstore).
+// sign-on tickets bound to them (store.Tickets), the brute-force attempt
+// counters (store.Attempts) and the OAuth codes and tokens that hang off
+// the sessions (store.OAuth, oauth.go). The directory stays in SQL
+// (package sqlstore).
 //
 // A *Store is one client (Open, Ping, Close); Sessions and Attempts return
 // its two views, which implement the two interfaces (they are two types
@@ -109,6 +110,7 @@ type Store struct {
 
 	sessions *Sessions
 	attempts *Attempts
+	tickets  *Tickets
 }
 
 // New returns a store on rdb. rdb stays the caller's: Close does not close
@@ -132,6 +134,7 @@ func New(rdb redis.UniversalClient, o Options) (*Store, error) {
 	s := &Store{rdb: rdb, prefix: o.Prefix, grace: o.Grace.Milliseconds(), timeout: o.Timeout, box: o.Box}
 	s.sessions = &Sessions{s: s}
 	s.attempts = newAttempts(s)
+	s.tickets = &Tickets{s: s}
 	return s, nil
 }
 

@@ -90,7 +90,7 @@ func TestMigrationFiles(t *testing.T) {
 				}
 			}
 		})
-		if !slices.Equal(got, []string{"attempts", "directory", "oauth", "packages", "sessions", "tempdb"}) {
+		if !slices.Equal(got, []string{"attempts", "directory", "oauth", "packages", "sessions", "signon", "tempdb"}) {
 			t.Errorf("%s: components %v", d, got)
 		}
 	}

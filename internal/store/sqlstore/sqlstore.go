@@ -1,7 +1,8 @@
 // Package sqlstore is uapid's store in SQL: one implementation of the
-// store contract (Directory, Sessions, Ledger, Attempts, OAuth) for two
-// databases, SQLite (the embedded default: one file in the data directory,
-// pure-Go driver, WAL) and PostgreSQL (shared by any number of nodes).
+// store contract (Directory, Packages, Sessions, Ledger, Attempts, OAuth,
+// Tickets) for two databases, SQLite (the embedded default: one file in
+// the data directory, pure-Go driver, WAL) and PostgreSQL (shared by any
+// number of nodes).
 //
 // What differs between the two is isolated in a dialect (dialect.go):
 // placeholders, the statements that serialise directory writes and

@@ -11,7 +11,7 @@ import (
 // handles returns the four stores of db as the conformance suite takes
 // them.
 func handles(db *DB) storetest.Handles {
-	return storetest.Handles{Dir: db.Directory(), Packages: db.Packages(), Sessions: db.Sessions(), Ledger: db.Ledger(), Attempts: db.Attempts(), OAuth: db.OAuth()}
+	return storetest.Handles{Dir: db.Directory(), Packages: db.Packages(), Sessions: db.Sessions(), Ledger: db.Ledger(), Attempts: db.Attempts(), OAuth: db.OAuth(), Tickets: db.Tickets()}
 }
 
 // TestSQLite runs the conformance suite on SQLite: a fresh file per test;

@@ -1,10 +1,9 @@
 // Package storetest is the conformance suite of package store: every
 // backend (sqlstore on SQLite and PostgreSQL, redisstore, the in-memory
 // session store) runs the same tests, so that the guarantees written on
-// store.Directory, store.Sessions, store.Ledger, store.Attempts and
-// store.OAuth, and the
-// rules of store's Normalize functions, are proved once and hold for every
-// backend.
+// store.Directory, store.Packages, store.Sessions, store.Ledger,
+// store.Attempts, store.OAuth and store.Tickets, and the rules of store's
+// Normalize functions, are proved once and hold for every backend.
 //
 // A backend's test calls Run with a Backend: New returns handles on a
 // fresh, empty store (it is called once per test, from parallel tests too,
@@ -45,6 +44,8 @@ type Handles struct {
 	Packages store.Packages
 	// OAuth is on the same store as the sessions.
 	OAuth store.OAuth
+	// Tickets are the sign-on tickets (kept with the sessions).
+	Tickets store.Tickets
 }
 
 // Backend describes a backend under test.
@@ -93,6 +94,7 @@ func Run(t *testing.T, b Backend) {
 	group("Ledger", probe.Ledger != nil, s.ledgerTests())
 	group("Attempts", probe.Attempts != nil, s.attemptTests())
 	group("OAuth", probe.OAuth != nil, s.oauthTests())
+	group("Tickets", probe.Tickets != nil, s.ticketTests())
 
 	if b.Pair == nil {
 		return
@@ -115,6 +117,7 @@ func Run(t *testing.T, b Backend) {
 		shared("Ledger", both(pa.Ledger, pb.Ledger), s.sharedLedgerTests())
 		shared("Attempts", both(pa.Attempts, pb.Attempts), s.sharedAttemptTests())
 		shared("OAuth", both(pa.OAuth, pb.OAuth), s.sharedOAuthTests())
+		shared("Tickets", both(pa.Tickets, pb.Tickets), s.sharedTicketTests())
 	})
 }
 
