@@ -223,18 +223,33 @@ func closeServers(tm *tempdb.Manager) {
 	}
 }
 
-// sessionEnded releases what hangs off an ended session: its OAuth codes
-// and tokens (already inactive, as every use reads the session) and its
-// temporary database user. A failed drop is logged; the ledger keeps the
+// sessionEnded releases what hangs off ended sessions: their OAuth codes
+// and tokens (already inactive, as every use reads the session) and their
+// temporary database users. A failed drop is logged; the ledger keeps the
 // user and the sweeper retries; tokens left behind expire with the
 // session's limits and are swept.
-func (a *App) sessionEnded(ctx context.Context, r store.Session, reason string) {
-	if r.Service == uapi.ServiceWebmail {
-		if _, err := a.OAuth.Store.DeleteOAuthTokens(context.WithoutCancel(ctx), r.ID); err != nil {
-			a.Log.WarnContext(ctx, "the OAuth tokens of an ended session were not removed; they are inactive and will be swept",
-				"session_id", r.ID, "error", err.Error())
+func (a *App) sessionEnded(ctx context.Context, rs []store.Session, reason string) {
+	var webmail []string
+	for _, r := range rs {
+		if r.Service == uapi.ServiceWebmail {
+			webmail = append(webmail, r.ID)
 		}
 	}
+	// One step for all of them: a sweep ends hundreds at once.
+	if len(webmail) > 0 {
+		if _, err := a.OAuth.Store.DeleteOAuthTokens(context.WithoutCancel(ctx), webmail...); err != nil {
+			a.Log.WarnContext(ctx, "the OAuth tokens of ended sessions were not removed; they are inactive and will be swept",
+				"sessions", len(webmail), "first_session_id", webmail[0], "error", err.Error())
+		}
+	}
+	for _, r := range rs {
+		a.dropTempUser(ctx, r, reason)
+	}
+}
+
+// dropTempUser drops the temporary database user of the ended session r,
+// if it has one.
+func (a *App) dropTempUser(ctx context.Context, r store.Session, reason string) {
 	// Drop even when the record does not say "created": a crash between
 	// the creation and the mark leaves a recorded user. The manager drops
 	// only names its ledger holds.

@@ -20,10 +20,12 @@ type Manager struct {
 	LoginTTL, Idle, Max time.Duration
 	// Now returns the current time (tests override it).
 	Now func() time.Time
-	// OnEnd, if set, is called with every record the manager removes
-	// (logout, revocation, expiry sweep), e.g. to drop its temporary
-	// database user. Errors are the callee's to handle.
-	OnEnd func(ctx context.Context, r store.Session, reason string)
+	// OnEnd, if set, is called with the records the manager removes
+	// (logout, revocation, expiry sweep), e.g. to drop their temporary
+	// database users: once per removal, with every record that removal
+	// took (one for a logout, up to a sweep batch for the sweep), never
+	// with none. Errors are the callee's to handle.
+	OnEnd func(ctx context.Context, rs []store.Session, reason string)
 	// Audit receives an event for every creation and end of a session;
 	// nil discards them.
 	Audit *audit.Logger
@@ -192,7 +194,7 @@ func (m *Manager) End(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	m.ended(ctx, r, reason)
+	m.ended(ctx, []store.Session{r}, reason)
 	return nil
 }
 
@@ -200,9 +202,7 @@ func (m *Manager) End(ctx context.Context, id, reason string) error {
 // user is not empty) and reports each to OnEnd. It returns how many ended.
 func (m *Manager) EndAccount(ctx context.Context, account, user, reason string) (int, error) {
 	rs, err := m.Store.DeleteByAccount(ctx, account, user)
-	for _, r := range rs {
-		m.ended(ctx, r, reason)
-	}
+	m.ended(ctx, rs, reason)
 	return len(rs), err
 }
 
@@ -223,9 +223,7 @@ func (m *Manager) sweepSessions(ctx context.Context, batch int) (int, error) {
 	total := 0
 	for {
 		rs, err := m.Store.Sweep(ctx, m.Clock(), batch)
-		for _, r := range rs {
-			m.ended(ctx, r, "expired")
-		}
+		m.ended(ctx, rs, "expired")
 		total += len(rs)
 		if err != nil || len(rs) == 0 || batch <= 0 || len(rs) < batch {
 			return total, err
@@ -236,10 +234,15 @@ func (m *Manager) sweepSessions(ctx context.Context, batch int) (int, error) {
 	}
 }
 
-// ended audits the end of r and runs OnEnd.
-func (m *Manager) ended(ctx context.Context, r store.Session, reason string) {
-	m.audit(ctx, endEvent(reason), r, "", reason)
+// ended audits the end of each of rs and runs OnEnd.
+func (m *Manager) ended(ctx context.Context, rs []store.Session, reason string) {
+	if len(rs) == 0 {
+		return
+	}
+	for _, r := range rs {
+		m.audit(ctx, endEvent(reason), r, "", reason)
+	}
 	if m.OnEnd != nil {
-		m.OnEnd(ctx, r, reason)
+		m.OnEnd(ctx, rs, reason)
 	}
 }

@@ -257,9 +257,10 @@ type OAuth interface {
 	CreateOAuthToken(ctx context.Context, t OAuthToken) error
 	// OAuthTokenByHash returns the token whose hash is h, or ErrNotFound.
 	OAuthTokenByHash(ctx context.Context, h []byte) (OAuthToken, error)
-	// DeleteOAuthTokens removes every code and token of the session and
-	// returns how many tokens it removed.
-	DeleteOAuthTokens(ctx context.Context, sessionID string) (int, error)
+	// DeleteOAuthTokens removes every code and token of the sessions
+	// (one step for many: the expiry sweep ends sessions by the hundred)
+	// and returns how many tokens it removed.
+	DeleteOAuthTokens(ctx context.Context, sessionIDs ...string) (int, error)
 	// DeleteOAuthGrant removes every token whose Grant is grant (what one
 	// authorization code issued) and returns how many.
 	DeleteOAuthGrant(ctx context.Context, grant []byte) (int, error)

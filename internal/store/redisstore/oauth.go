@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -180,10 +181,28 @@ func (o *OAuth) count(ctx context.Context, op string, sc *redis.Script, args ...
 	return int(n), nil
 }
 
-// DeleteOAuthTokens implements store.OAuth with one script.
-func (o *OAuth) DeleteOAuthTokens(ctx context.Context, sessionID string) (int, error) {
-	return o.count(ctx, "delete the tokens of a session", scriptDeleteSessionOAuth, sessionID)
+// DeleteOAuthTokens implements store.OAuth with one script per
+// deleteIDsPerScript sessions.
+func (o *OAuth) DeleteOAuthTokens(ctx context.Context, sessionIDs ...string) (int, error) {
+	n := 0
+	for part := range slices.Chunk(sessionIDs, deleteIDsPerScript) {
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		d, err := o.count(ctx, "delete the tokens of sessions", scriptDeleteSessionOAuth, args...)
+		n += d
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
+
+// deleteIDsPerScript bounds the sessions one run of
+// scriptDeleteSessionOAuth handles, so that one script does not hold
+// Redis for long.
+const deleteIDsPerScript = 200
 
 // DeleteOAuthGrant implements store.OAuth with one script.
 func (o *OAuth) DeleteOAuthGrant(ctx context.Context, grant []byte) (int, error) {

@@ -101,16 +101,18 @@ expire_at(P .. 'o:g:' .. g, ea, true)
 return 'ok'
 `)
 
-// ARGV: P, GRACE, session id. Removes the session's codes and tokens;
+// ARGV: P, GRACE, session ids. Removes the sessions' codes and tokens;
 // returns how many tokens.
 var scriptDeleteSessionOAuth = redis.NewScript(luaOAuthLib + `
-local sk = P .. 'o:s:' .. ARGV[3]
 local n = 0
-for _, m in ipairs(redis.call('SMEMBERS', sk)) do
-  local kind = drop(m)
-  if kind == 'access' or kind == 'refresh' then n = n + 1 end
+for i = 3, #ARGV do
+  local sk = P .. 'o:s:' .. ARGV[i]
+  for _, m in ipairs(redis.call('SMEMBERS', sk)) do
+    local kind = drop(m)
+    if kind == 'access' or kind == 'refresh' then n = n + 1 end
+  end
+  redis.call('DEL', sk)
 end
-redis.call('DEL', sk)
 return n
 `)
 

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/uapid/uapid/internal/store"
@@ -146,21 +148,39 @@ func (o *OAuth) deleted(ctx context.Context, q querier, query string, args ...an
 	return int(n), err
 }
 
-// DeleteOAuthTokens implements store.OAuth.
-func (o *OAuth) DeleteOAuthTokens(ctx context.Context, sessionID string) (int, error) {
-	if !store.Text(sessionID) {
+// deleteIDsPerStatement bounds the session ids bound in one statement of
+// DeleteOAuthTokens (SQLite allows 32,766 parameters, PostgreSQL 65,535).
+const deleteIDsPerStatement = 500
+
+// DeleteOAuthTokens implements store.OAuth: one write, whose statements
+// each name up to deleteIDsPerStatement sessions as bound parameters.
+func (o *OAuth) DeleteOAuthTokens(ctx context.Context, sessionIDs ...string) (int, error) {
+	ids := make([]any, 0, len(sessionIDs))
+	for _, id := range sessionIDs {
+		if store.Text(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
 		return 0, nil
 	}
 	var n int
 	err := o.write(ctx, func(ctx context.Context, q querier) error {
-		var err error
-		if n, err = o.deleted(ctx, q, `DELETE FROM oauth_tokens WHERE session_id = ?`, sessionID); err != nil {
-			return err
+		n = 0
+		for part := range slices.Chunk(ids, deleteIDsPerStatement) {
+			in := "(" + strings.Repeat("?, ", len(part)-1) + "?)"
+			d, err := o.deleted(ctx, q, `DELETE FROM oauth_tokens WHERE session_id IN `+in, part...)
+			if err != nil {
+				return err
+			}
+			n += d
+			if _, err := o.deleted(ctx, q, `DELETE FROM oauth_codes WHERE session_id IN `+in, part...); err != nil {
+				return err
+			}
 		}
-		_, err = o.deleted(ctx, q, `DELETE FROM oauth_codes WHERE session_id = ?`, sessionID)
-		return err
+		return nil
 	})
-	return n, o.db.fail("delete the tokens of a session", err)
+	return n, o.db.fail("delete the tokens of sessions", err)
 }
 
 // DeleteOAuthGrant implements store.OAuth.

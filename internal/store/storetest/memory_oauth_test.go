@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"slices"
 	"time"
 
 	"github.com/uapid/uapid/internal/store"
@@ -108,7 +109,7 @@ func (h *memHandle) OAuthTokenByHash(ctx context.Context, hash []byte) (store.OA
 	return cloneOAuthToken(t), nil
 }
 
-func (h *memHandle) DeleteOAuthTokens(ctx context.Context, sessionID string) (int, error) {
+func (h *memHandle) DeleteOAuthTokens(ctx context.Context, sessionIDs ...string) (int, error) {
 	s, o, err := h.oauthState(ctx)
 	if err != nil {
 		return 0, err
@@ -116,13 +117,13 @@ func (h *memHandle) DeleteOAuthTokens(ctx context.Context, sessionID string) (in
 	defer s.mu.Unlock()
 	n := 0
 	for k, t := range o.tokens {
-		if t.SessionID == sessionID {
+		if slices.Contains(sessionIDs, t.SessionID) {
 			delete(o.tokens, k)
 			n++
 		}
 	}
 	for k, c := range o.codes {
-		if c.SessionID == sessionID {
+		if slices.Contains(sessionIDs, c.SessionID) {
 			delete(o.codes, k)
 		}
 	}

@@ -29,6 +29,7 @@ func (s suite) oauthTests() []namedTest {
 		{"TokenInvalid", testTokenInvalid},
 		{"TokenUnknown", testTokenUnknown},
 		{"DeleteOAuthTokens", testDeleteOAuthTokens},
+		{"DeleteOAuthTokensOfMany", testDeleteOAuthTokensOfMany},
 		{"DeleteOAuthGrant", testDeleteOAuthGrant},
 		{"SweepOAuth", testSweepOAuth},
 		{"OAuthRecordsAreCopies", testOAuthCopies},
@@ -407,6 +408,50 @@ func testDeleteOAuthTokens(t *testing.T, o store.OAuth) {
 	}
 	if n, err := o.DeleteOAuthTokens(ctx, newID()); err != nil || n != 0 {
 		t.Errorf("DeleteOAuthTokens of a session without tokens: %d, %v; want 0", n, err)
+	}
+	if n, err := o.DeleteOAuthTokens(ctx); err != nil || n != 0 {
+		t.Errorf("DeleteOAuthTokens of no session: %d, %v; want 0", n, err)
+	}
+}
+
+// testDeleteOAuthTokensOfMany removes the codes and tokens of many sessions
+// in one call (more than one statement's or script's worth, a malformed id
+// among them), and only theirs.
+func testDeleteOAuthTokensOfMany(t *testing.T, o store.OAuth) {
+	ctx := t.Context()
+	const sessions = 1203
+	ids := make([]string, 0, sessions+1)
+	var gone []store.OAuthToken
+	var codes []store.OAuthCode
+	for i := range sessions {
+		id := newID()
+		ids = append(ids, id)
+		if i%100 == 0 { // tokens and a code for a few of them
+			tk := NewOAuthToken(store.OAuthAccess, id, newSecretHash())
+			mustCreateToken(t, o, tk)
+			gone = append(gone, tk)
+			c := NewOAuthCode(id)
+			mustCreateCode(t, o, c)
+			codes = append(codes, c)
+		}
+	}
+	ids = append(ids, "not\x00an id")
+	keep := NewOAuthToken(store.OAuthRefresh, newID(), newSecretHash())
+	mustCreateToken(t, o, keep)
+	n, err := o.DeleteOAuthTokens(ctx, ids...)
+	if err != nil || n != len(gone) {
+		t.Fatalf("DeleteOAuthTokens of %d sessions: %d, %v; want %d", len(ids), n, err, len(gone))
+	}
+	for _, tk := range gone {
+		_, err := o.OAuthTokenByHash(ctx, tk.Hash)
+		wantErr(t, "OAuthTokenByHash of a deleted token", err, store.ErrNotFound)
+	}
+	for _, c := range codes {
+		_, err := o.ConsumeOAuthCode(ctx, c.Hash, t0)
+		wantErr(t, "ConsumeOAuthCode of a deleted code", err, store.ErrNotFound)
+	}
+	if _, err := o.OAuthTokenByHash(ctx, keep.Hash); err != nil {
+		t.Errorf("another session's token is gone: %v", err)
 	}
 }
 
