@@ -368,8 +368,8 @@ func (s *Sessions) List(ctx context.Context, account string) ([]store.Session, e
 // SQLite removes sweepChunk records per statement, each one write of the
 // writer, and pauses sweepPause times as long as the last chunk took
 // (queueing behind other writes included) before the next: a large sweep
-// takes at most about a quarter of the store's write capacity and backs
-// off by itself when the store is busy. Expired records are refused by
+// takes at most about half of the store's write capacity and backs off by
+// itself when the store is busy. Expired records are refused by
 // every lookup anyway; removing them is not urgent.
 func (s *Sessions) Sweep(ctx context.Context, now time.Time, limit int) ([]store.Session, error) {
 	var out []store.Session
