@@ -71,7 +71,7 @@ var sqliteDialect = &dialect{
 	// Measured with `uapid bench --prefill 1000000` (BENCHMARKS.md):
 	// chunks of 256 with a pause as long as the chunk sweep about 19,000
 	// rows/s while creates run at half their peak; chunks of 32 with three
-	// times the pause, about 4,000.
+	// times the pause, about 6,300.
 	sweepChunk: 256,
 	sweepPause: 1,
 	unavailable: func(err error) bool {
