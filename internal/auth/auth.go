@@ -450,7 +450,9 @@ func (a *Authenticator) CheckMailboxPassword(ctx context.Context, m store.Mailbo
 	if blocked, err := a.Limiter.Blocked(ctx, client, m.Address); err != nil || blocked {
 		return cmpErr(err, ErrBadPassword)
 	}
-	if !a.verify(uapi.ServiceWebmail, m.Address, m.PasswordHash, password) {
+	// Always a real verification, never the cache of verified
+	// passwords: this function exists to check the password now.
+	if !passwd.Verify(m.PasswordHash, password) {
 		a.fail(ctx, client, m.Address)
 		return ErrBadPassword
 	}

@@ -144,6 +144,26 @@ func TestCacheFollowsDirectory(t *testing.T) {
 	}
 }
 
+// TestCheckMailboxPasswordVerifiesEachTime: check_password verifies the
+// password against the stored hash every time; the cache of verified
+// passwords (for Basic auth and mail clients) plays no part. An entry
+// planted in the cache for a wrong password must not make it pass.
+func TestCheckMailboxPasswordVerifiesEachTime(t *testing.T) {
+	ctx := context.Background()
+	a := &Authenticator{Cache: NewCredCache(time.Minute, 10)}
+	m := store.Mailbox{Address: "info@alice.test", Account: "alice", PasswordHash: mustHash(t, "Right-pass-1")}
+	remote := netip.MustParseAddr("192.0.2.7")
+	if err := a.CheckMailboxPassword(ctx, m, "Right-pass-1", remote); err != nil {
+		t.Fatalf("right password: %v", err)
+	}
+	for _, service := range []string{uapi.ServiceWebmail, uapi.ServiceCPanel, ""} {
+		a.Cache.Remember(service, m.Address, m.PasswordHash, "Wrong-pass-1")
+	}
+	if err := a.CheckMailboxPassword(ctx, m, "Wrong-pass-1", remote); !errors.Is(err, ErrBadPassword) {
+		t.Fatalf("wrong password with a cache entry for it: %v, want ErrBadPassword", err)
+	}
+}
+
 func TestCredCacheBounded(t *testing.T) {
 	c := NewCredCache(time.Minute, 3)
 	for i := range 10 {
