@@ -34,9 +34,10 @@ type dialect struct {
 	// skipLocked is the locking clause of the subquery that picks
 	// expired sessions, so that sweepers on several nodes share the work.
 	skipLocked string
-	// sweepChunk is how many expired sessions one statement removes (0:
-	// as many as asked at once); sweepPause how many times the duration
-	// of a chunk a sweep waits before the next one.
+	// sweepChunk is how many expired sessions the first statement of a
+	// sweep removes (0: as many as asked at once, in one statement; else
+	// the size adapts, see sweepChunker); sweepPause how many times the
+	// duration of a chunk a sweep waits before the next one.
 	sweepChunk, sweepPause int
 	// sealed: the secret fields of session records are sealed (bytea);
 	// else they are kept in clear (text).

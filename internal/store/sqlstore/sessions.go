@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/uapid/uapid/internal/store"
@@ -365,16 +366,19 @@ func (s *Sessions) List(ctx context.Context, account string) ([]store.Session, e
 // (PostgreSQL) skips rows another node's sweep holds, so that sweepers on
 // several nodes share the work and never return a record twice.
 //
-// SQLite removes sweepChunk records per statement, each one write of the
+// SQLite removes a chunk of records per statement, each one write of the
 // writer, and pauses sweepPause times as long as the last chunk took
 // (queueing behind other writes included) before the next: a large sweep
-// takes at most about half of the store's write capacity and backs off by
-// itself when the store is busy. Expired records are refused by
-// every lookup anyway; removing them is not urgent.
+// takes at most a third of the store's write capacity and backs off by
+// itself when the store is busy. Every write queued behind a chunk waits
+// for it, so the chunk's size adapts to hold the writer for about
+// sweepChunkTime (sweepChunker). Expired records are refused by every
+// lookup anyway; removing them is not urgent.
 func (s *Sessions) Sweep(ctx context.Context, now time.Time, limit int) ([]store.Session, error) {
 	var out []store.Session
 	for {
-		n := s.db.d.sweepChunk
+		size := s.db.sweep.size(s.db.d.sweepChunk)
+		n := size
 		switch {
 		case n == 0:
 			n = limit
@@ -386,8 +390,11 @@ func (s *Sessions) Sweep(ctx context.Context, now time.Time, limit int) ([]store
 			lim = int64(n)
 		}
 		var chunk []store.Session
+		var took time.Duration // inside the writer
 		start := time.Now()
 		err := s.write(ctx, func(ctx context.Context, q querier) error {
+			t0 := time.Now()
+			defer func() { took = time.Since(t0) }()
 			var err error
 			chunk, err = s.scanAll(s.db.query(ctx, q, `DELETE FROM sessions WHERE id IN (
 					SELECT id FROM sessions WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`+s.db.d.skipLocked+`)
@@ -396,6 +403,9 @@ func (s *Sessions) Sweep(ctx context.Context, now time.Time, limit int) ([]store
 		})
 		if err != nil {
 			return out, s.db.fail("sweep sessions", err)
+		}
+		if size > 0 && len(chunk) == size {
+			s.db.sweep.adapt(size, took)
 		}
 		// DELETE … RETURNING answers in the order it deleted, which need
 		// not be the subquery's: earliest expiry first, as promised.
@@ -419,3 +429,42 @@ func (s *Sessions) Sweep(ctx context.Context, now time.Time, limit int) ([]store
 // WriteStats reports how many transactions the SQLite writer ran and how
 // many session writes they held (zeros for PostgreSQL).
 func (s *Sessions) WriteStats() (commits, writes int64) { return s.db.WriteStats() }
+
+// The chunk size of SQLite sweeps adapts so that one chunk holds the
+// writer for about sweepChunkTime: halved when a full chunk took more
+// than twice that, doubled when it took less than half, within
+// [sweepChunkMin, sweepChunkMax]. A chunk's time grows with the store (a
+// million rows beside the expired ones make each delete touch more pages
+// that are not cached) and with the disk; a fixed size that suits an
+// empty store on tmpfs starves creates on a large store on a busy disk.
+const (
+	sweepChunkTime = 2 * time.Millisecond
+	sweepChunkMin  = 16
+	sweepChunkMax  = 2048
+)
+
+// sweepChunker keeps the current chunk size of a store's sweeps.
+type sweepChunker struct{ n atomic.Int64 }
+
+// size returns the chunk size to use: initial until the first full chunk
+// adapted it; 0 (no chunks) when initial is 0.
+func (c *sweepChunker) size(initial int) int {
+	if initial <= 0 {
+		return 0
+	}
+	if n := c.n.Load(); n > 0 {
+		return int(n)
+	}
+	return initial
+}
+
+// adapt records that a full chunk of n records took d inside the writer.
+func (c *sweepChunker) adapt(n int, d time.Duration) {
+	switch {
+	case d > 2*sweepChunkTime && n > sweepChunkMin:
+		n = max(n/2, sweepChunkMin)
+	case d < sweepChunkTime/2 && n < sweepChunkMax:
+		n = min(n*2, sweepChunkMax)
+	}
+	c.n.Store(int64(n))
+}

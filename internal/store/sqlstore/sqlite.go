@@ -67,13 +67,12 @@ var sqliteDialect = &dialect{
 	recordSQL:  `INSERT INTO schema_migrations (component, version, applied_at) VALUES (?, ?, ?)`,
 	// An immediate transaction holds SQLite's write lock from its start:
 	// directory writes and migration steps are serialised by it.
-	readTx:     &sql.TxOptions{ReadOnly: true},
-	// Measured with `uapid bench --prefill 1000000` (BENCHMARKS.md):
-	// chunks of 256 with a pause as long as the chunk sweep about 19,000
-	// rows/s while creates run at half their peak; chunks of 32 with three
-	// times the pause, about 6,300.
+	readTx: &sql.TxOptions{ReadOnly: true},
+	// A sweep takes at most a third of the writer's time, in chunks that
+	// hold it for about sweepChunkTime each (BENCHMARKS.md: the measured
+	// alternatives).
 	sweepChunk: 256,
-	sweepPause: 1,
+	sweepPause: 2,
 	unavailable: func(err error) bool {
 		var se *sqlite.Error
 		if errors.As(err, &se) {

@@ -58,7 +58,10 @@ type DB struct {
 	w *writer
 	// rebound caches the PostgreSQL text of each query (placeholders).
 	rebound sync.Map
-	stop    func()
+	// sweep is the chunk size of SQLite sweeps (sessions.go), kept
+	// between sweeps as it adapts.
+	sweep sweepChunker
+	stop  func()
 }
 
 // Options tune Open. The zero value is fine for SQLite.

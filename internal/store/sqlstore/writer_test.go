@@ -291,8 +291,45 @@ func TestSweepChunks(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	got, err := s.Sweep(cctx, now, 0)
-	if !errors.Is(err, context.Canceled) || len(got) > chunk {
-		t.Errorf("canceled sweep = %d records, %v", len(got), err)
+	if size := db.sweep.size(chunk); !errors.Is(err, context.Canceled) || len(got) > size {
+		t.Errorf("canceled sweep = %d records, %v; want at most one chunk (%d)", len(got), err, size)
+	}
+}
+
+// TestSweepChunkAdapts: the chunk size halves after a full chunk that held
+// the writer too long, doubles after one that was quick, stays within its
+// bounds, and is kept between sweeps.
+func TestSweepChunkAdapts(t *testing.T) {
+	var c sweepChunker
+	if n := c.size(0); n != 0 {
+		t.Fatalf("size(0) = %d: a dialect without chunks got one", n)
+	}
+	if n := c.size(256); n != 256 {
+		t.Fatalf("first size = %d, want the initial 256", n)
+	}
+	c.adapt(256, 10*sweepChunkTime)
+	if n := c.size(256); n != 128 {
+		t.Fatalf("after a slow chunk: %d, want 128", n)
+	}
+	c.adapt(128, sweepChunkTime)
+	if n := c.size(256); n != 128 {
+		t.Fatalf("after a chunk on time: %d, want 128", n)
+	}
+	c.adapt(128, sweepChunkTime/4)
+	if n := c.size(256); n != 256 {
+		t.Fatalf("after a quick chunk: %d, want 256", n)
+	}
+	for range 20 {
+		c.adapt(c.size(256), time.Hour)
+	}
+	if n := c.size(256); n != sweepChunkMin {
+		t.Fatalf("after slow chunks: %d, want the minimum %d", n, sweepChunkMin)
+	}
+	for range 20 {
+		c.adapt(c.size(256), 0)
+	}
+	if n := c.size(256); n != sweepChunkMax {
+		t.Fatalf("after quick chunks: %d, want the maximum %d", n, sweepChunkMax)
 	}
 }
 
