@@ -243,7 +243,9 @@ func yamlResolvesNonString(s string) bool {
 	}
 	c := s[0]
 	if '0' <= c && c <= '9' || c == '+' || c == '-' || c == '.' {
-		if yamlNumberLike.MatchString(s) {
+		// Loaders drop every underscore of such a scalar before parsing
+		// it as a number ("+_00" is 0), wherever it stands.
+		if yamlNumberLike.MatchString(s) || strings.Contains(s, "_") && yamlNumberLike.MatchString(strings.ReplaceAll(s, "_", "")) {
 			return true
 		}
 	}
