@@ -35,3 +35,10 @@ func TestBounded(t *testing.T) {
 		t.Fatalf("%d keys kept, bound 200000", n)
 	}
 }
+
+// BenchmarkFailure and BenchmarkBlockedUntil: the counters in memory, to
+// set beside the SQL and Redis ones (storetest.BenchFailure,
+// BenchBlockedUntil).
+func BenchmarkFailure(b *testing.B) { storetest.BenchFailure(b, memstore.NewAttempts()) }
+
+func BenchmarkBlockedUntil(b *testing.B) { storetest.BenchBlockedUntil(b, memstore.NewAttempts()) }

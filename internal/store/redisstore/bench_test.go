@@ -1,12 +1,9 @@
 package redisstore_test
 
 import (
-	"strconv"
 	"testing"
-	"time"
 
 	"github.com/uapid/uapid/internal/secretbox"
-	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/store/redisstore"
 	"github.com/uapid/uapid/internal/store/redisstore/redistest"
 	"github.com/uapid/uapid/internal/store/storetest"
@@ -39,37 +36,10 @@ func BenchmarkStoreByLoginHash(b *testing.B) {
 	storetest.BenchByLoginHash(b, benchStore(b).Sessions())
 }
 
-// BenchmarkAttemptsFailure: a failed login counted against its address,
-// among 1024 addresses, with a window holding up to 30 failures each.
-func BenchmarkAttemptsFailure(b *testing.B) {
-	a := benchStore(b).Attempts()
-	ctx := b.Context()
-	now := time.Now()
-	i := 0
-	b.ReportAllocs()
-	for b.Loop() {
-		k := store.AttemptKey{Kind: store.AttemptIP, Value: "192.0.2." + strconv.Itoa(i%1024)}
-		if _, err := a.Failure(ctx, k, now.Add(time.Duration(i)*time.Millisecond), 30*time.Millisecond*1024); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-}
+// BenchmarkAttemptsFailure and BenchmarkAttemptsBlockedUntil: the
+// brute-force counters (storetest.BenchFailure, BenchBlockedUntil).
+func BenchmarkAttemptsFailure(b *testing.B) { storetest.BenchFailure(b, benchStore(b).Attempts()) }
 
-// BenchmarkAttemptsBlockedUntil: the check before every password login,
-// of its address and its user.
 func BenchmarkAttemptsBlockedUntil(b *testing.B) {
-	a := benchStore(b).Attempts()
-	ctx := b.Context()
-	now := time.Now()
-	keys := []store.AttemptKey{{Kind: store.AttemptIP, Value: "192.0.2.1"}, {Kind: store.AttemptUser, Value: "alice"}}
-	if _, err := a.Block(ctx, keys[1], 0, now.Add(time.Hour), now.Add(2*time.Hour)); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := a.BlockedUntil(ctx, keys, now); err != nil {
-			b.Fatal(err)
-		}
-	}
+	storetest.BenchBlockedUntil(b, benchStore(b).Attempts())
 }

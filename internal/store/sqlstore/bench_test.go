@@ -140,3 +140,25 @@ func BenchmarkPostgresConsume(b *testing.B) { storetest.BenchConsume(b, benchPos
 // BenchmarkPostgresByLoginHash: the lookup by login hash among 512
 // sessions.
 func BenchmarkPostgresByLoginHash(b *testing.B) { storetest.BenchByLoginHash(b, benchPostgres(b)) }
+
+// BenchmarkSQLiteAttempts… and BenchmarkPostgresAttempts…: the brute-force
+// counters in SQL (storetest.BenchFailure, BenchBlockedUntil). A SQLite
+// node keeps them in memory instead (internal/store/memstore): these are
+// what that saves on every request.
+func BenchmarkSQLiteAttemptsFailure(b *testing.B) {
+	db, _ := tempSQLite(b)
+	storetest.BenchFailure(b, db.Attempts())
+}
+
+func BenchmarkSQLiteAttemptsBlockedUntil(b *testing.B) {
+	db, _ := tempSQLite(b)
+	storetest.BenchBlockedUntil(b, db.Attempts())
+}
+
+func BenchmarkPostgresAttemptsFailure(b *testing.B) {
+	storetest.BenchFailure(b, openPostgresAt(b, pgSchema(b), nil).Attempts())
+}
+
+func BenchmarkPostgresAttemptsBlockedUntil(b *testing.B) {
+	storetest.BenchBlockedUntil(b, openPostgresAt(b, pgSchema(b), nil).Attempts())
+}

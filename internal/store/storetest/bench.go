@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -120,5 +121,39 @@ func BenchByLoginHash(b *testing.B, s store.Sessions) {
 			b.Fatalf("ByLoginHash returned %s, want %s", got.ID, r.ID)
 		}
 		i++
+	}
+}
+
+// BenchFailure measures a.Failure: a failed login counted against its
+// address, among 1024 addresses, with a window holding up to 30 failures
+// each.
+func BenchFailure(b *testing.B, a store.Attempts) {
+	ctx := b.Context()
+	now := time.Now()
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		k := store.AttemptKey{Kind: store.AttemptIP, Value: "192.0.2." + strconv.Itoa(i%1024)}
+		if _, err := a.Failure(ctx, k, now.Add(time.Duration(i)*time.Millisecond), 30*time.Millisecond*1024); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchBlockedUntil measures a.BlockedUntil of an address and a user (one
+// of them blocked): the check before every credential and every login.
+func BenchBlockedUntil(b *testing.B, a store.Attempts) {
+	ctx := b.Context()
+	now := time.Now()
+	keys := []store.AttemptKey{{Kind: store.AttemptIP, Value: "192.0.2.1"}, {Kind: store.AttemptUser, Value: "alice"}}
+	if _, err := a.Block(ctx, keys[1], 0, now.Add(time.Hour), now.Add(2*time.Hour)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.BlockedUntil(ctx, keys, now); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
