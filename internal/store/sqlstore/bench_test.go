@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/store"
 	"github.com/uapid/uapid/internal/store/storetest"
 )
@@ -76,6 +77,7 @@ func benchSessions(n int) []store.Session {
 	out := make([]store.Session, n)
 	for i := range out {
 		out[i] = newSession("alice")
+		out[i].ID = session.NewID() // time-ordered, as the server makes them
 		out[i].CreatedAt, out[i].LastUsed, out[i].ExpiresAt = now, now, now.Add(5*time.Minute)
 	}
 	return out

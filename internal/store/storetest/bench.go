@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/store"
 )
 
@@ -13,7 +14,8 @@ import (
 // shared ones).
 
 // recordSource hands out fresh, unused records (as the conformance suite
-// builds them) expiring five minutes after they were made, in batches
+// builds them, with identifiers made as the server makes them:
+// time-ordered) expiring five minutes after they were made, in batches
 // that grow with the run. Tokens are 10 random digits: the source never
 // hands out the same one twice, which a long run would otherwise do.
 type recordSource struct {
@@ -37,6 +39,7 @@ func (s *recordSource) records(n int) []store.Session {
 	out := make([]store.Session, n)
 	for i := range out {
 		r := NewSessionRecord("alice")
+		r.ID = session.NewID()
 		for s.tokens[r.Token] {
 			r.Token = newSessionToken()
 		}
