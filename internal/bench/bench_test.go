@@ -74,8 +74,8 @@ func TestRunTiny(t *testing.T) {
 	if v, _ := rep.fact("sweep_removed_total"); v < 2000 {
 		t.Errorf("sweep removed %v sessions, want at least the 2000 inserted expired ones", v)
 	}
-	if len(rep.Targets) != 9 {
-		t.Errorf("%d targets evaluated, want 9", len(rep.Targets))
+	if len(rep.Targets) != 10 {
+		t.Errorf("%d targets evaluated, want 10", len(rep.Targets))
 	}
 
 	// The printed table and the JSON carry the same rows.

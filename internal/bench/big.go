@@ -177,6 +177,7 @@ func (r *runner) runSweep(ctx context.Context) error {
 			return fmt.Errorf("sweep: %w", err)
 		}
 		r.rep.Facts["sweep_expired_left"] = n
+		r.rep.Facts["sweep_rows_per_s"] = round(float64(r.o.Sweep-n)/r.o.SweepMax.Seconds(), 0)
 		r.logf("sweep: stopped at --sweep-max with %d of the %d expired sessions left (%d sessions removed in all)", n, r.o.Sweep, removed)
 	}
 	return nil

@@ -141,6 +141,9 @@ func (rep *Report) evaluate() {
 	} else if v, ok := rep.fact("startup_ms"); ok {
 		add("start-up ≤ 1 s with 1M sessions", v/1000, 1, "s", false, "app.Open + listen in this process, as `uapid serve` does")
 	}
+	if v, ok := rep.fact("sweep_rows_per_s"); ok {
+		add("sweep ≥ 20,000 rows/s at half of peak", v, 20000, "rows/s", true, "expired sessions removed per second while create-1m-open's load runs (sweep row)")
+	}
 	if sw, n := rep.row(scSweep), rep.row(scBigOpen); sw != nil && n != nil && n.P99 > 0 {
 		add("p99 during the sweep ≤ 2 × normal", sw.P99/n.P99, 2, "×", false, "p99 of sweep ÷ p99 of create-1m-open (same rate)")
 	}
