@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/uapid/uapid/internal/secretbox"
+	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/store/redisstore"
 	"github.com/uapid/uapid/internal/store/redisstore/redistest"
 	"github.com/uapid/uapid/internal/store/storetest"
@@ -24,16 +25,20 @@ func benchStore(b *testing.B) *redisstore.Store {
 
 // BenchmarkStoreCreate: the Create script for a new record (both secrets
 // sealed).
-func BenchmarkStoreCreate(b *testing.B) { storetest.BenchCreate(b, benchStore(b).Sessions()) }
+func BenchmarkStoreCreate(b *testing.B) {
+	storetest.BenchCreate(b, benchStore(b).Sessions(), session.NewID)
+}
 
 // BenchmarkStoreConsume: the one-time login of a created session (the
 // Consume script, the record decoded and its secrets opened).
-func BenchmarkStoreConsume(b *testing.B) { storetest.BenchConsume(b, benchStore(b).Sessions()) }
+func BenchmarkStoreConsume(b *testing.B) {
+	storetest.BenchConsume(b, benchStore(b).Sessions(), session.NewID)
+}
 
 // BenchmarkStoreByLoginHash: the lookup of a session by the hash of its
 // login secret, among 512 sessions.
 func BenchmarkStoreByLoginHash(b *testing.B) {
-	storetest.BenchByLoginHash(b, benchStore(b).Sessions())
+	storetest.BenchByLoginHash(b, benchStore(b).Sessions(), session.NewID)
 }
 
 // BenchmarkAttemptsFailure and BenchmarkAttemptsBlockedUntil: the

@@ -34,15 +34,17 @@ func benchPostgres(b *testing.B) *Sessions {
 
 // BenchmarkSQLiteCreate: one Create of a new record, alone (a batch of one
 // in the writer).
-func BenchmarkSQLiteCreate(b *testing.B) { storetest.BenchCreate(b, benchSQLite(b)) }
+func BenchmarkSQLiteCreate(b *testing.B) { storetest.BenchCreate(b, benchSQLite(b), session.NewID) }
 
 // BenchmarkSQLiteConsume: the one-time login of a created session.
-func BenchmarkSQLiteConsume(b *testing.B) { storetest.BenchConsume(b, benchSQLite(b)) }
+func BenchmarkSQLiteConsume(b *testing.B) { storetest.BenchConsume(b, benchSQLite(b), session.NewID) }
 
 // BenchmarkSQLiteByLoginHash: the lookup of a session by the hash of its
 // login secret (among 512 sessions; the previous package's benchmark had
 // 10,000).
-func BenchmarkSQLiteByLoginHash(b *testing.B) { storetest.BenchByLoginHash(b, benchSQLite(b)) }
+func BenchmarkSQLiteByLoginHash(b *testing.B) {
+	storetest.BenchByLoginHash(b, benchSQLite(b), session.NewID)
+}
 
 // BenchmarkSQLiteSweep is the cost per record of sweeping expired
 // records, one chunk per Sweep call (so without the pauses a larger sweep
@@ -133,15 +135,19 @@ func BenchmarkSQLiteConsumeParallel(b *testing.B) { benchConsumeParallel(b, benc
 
 // BenchmarkPostgresCreate: one INSERT of a new record (both secrets
 // sealed).
-func BenchmarkPostgresCreate(b *testing.B) { storetest.BenchCreate(b, benchPostgres(b)) }
+func BenchmarkPostgresCreate(b *testing.B) { storetest.BenchCreate(b, benchPostgres(b), session.NewID) }
 
 // BenchmarkPostgresConsume: the conditional UPDATE … RETURNING of a
 // login, secrets opened.
-func BenchmarkPostgresConsume(b *testing.B) { storetest.BenchConsume(b, benchPostgres(b)) }
+func BenchmarkPostgresConsume(b *testing.B) {
+	storetest.BenchConsume(b, benchPostgres(b), session.NewID)
+}
 
 // BenchmarkPostgresByLoginHash: the lookup by login hash among 512
 // sessions.
-func BenchmarkPostgresByLoginHash(b *testing.B) { storetest.BenchByLoginHash(b, benchPostgres(b)) }
+func BenchmarkPostgresByLoginHash(b *testing.B) {
+	storetest.BenchByLoginHash(b, benchPostgres(b), session.NewID)
+}
 
 // BenchmarkSQLiteAttempts… and BenchmarkPostgresAttempts…: the brute-force
 // counters in SQL (storetest.BenchFailure, BenchBlockedUntil). A SQLite

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/uapid/uapid/internal/session"
 	"github.com/uapid/uapid/internal/store"
 )
 
@@ -1178,13 +1179,13 @@ func TestPartialBackend(t *testing.T) {
 }
 
 func BenchmarkMemoryCreate(b *testing.B) {
-	BenchCreate(b, memBackend.New(b).Sessions)
+	BenchCreate(b, memBackend.New(b).Sessions, session.NewID)
 }
 
 func BenchmarkMemoryConsume(b *testing.B) {
-	BenchConsume(b, memBackend.New(b).Sessions)
+	BenchConsume(b, memBackend.New(b).Sessions, session.NewID)
 }
 
 func BenchmarkMemoryByLoginHash(b *testing.B) {
-	BenchByLoginHash(b, memBackend.New(b).Sessions)
+	BenchByLoginHash(b, memBackend.New(b).Sessions, session.NewID)
 }
