@@ -14,8 +14,9 @@ import (
 
 // recordSource hands out fresh, unused records (as the conformance suite
 // builds them, with identifiers from id) expiring five minutes after they
-// were made, in batches that grow with the run. Tokens are 10 random digits: the source never
-// hands out the same one twice, which a long run would otherwise do.
+// were made, in batches that grow with the run. Tokens are 10 random
+// digits: the source never hands out the same one twice, which a long run
+// would otherwise do.
 type recordSource struct {
 	id     func() string
 	tokens map[string]bool
